@@ -1,0 +1,1 @@
+"""analysis components (see CONTRIBUTING.md)."""

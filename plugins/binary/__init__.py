@@ -1,0 +1,1 @@
+"""binary components (see CONTRIBUTING.md)."""

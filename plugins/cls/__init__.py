@@ -1,0 +1,1 @@
+"""cls components (see CONTRIBUTING.md)."""

@@ -1,0 +1,211 @@
+"""Compatibility with the installed OpenMMLab stack: the only module that adapts it.
+
+The toolbox runs on ``mmcv-lite`` (mmcv without compiled ops), without ``mmdet``, and on
+torch >= 2.6, whose :func:`torch.load` defaults to ``weights_only=True``. Three adaptations,
+all installed by :func:`install` (called once by ``import plugins``):
+
+1. **mmcv.ops.** MMPose 1.3.2 imports ``mmcv.ops.MultiScaleDeformableAttention`` at import time
+   (its ED-Pose head), and ``mmcv.ops`` cannot import without mmcv's compiled ``_ext``. When the
+   real module is missing, a stand-in ``mmcv.ops`` module is registered. It provides
+   placeholder classes only for the names MMPose imports unconditionally; building one raises
+   :class:`CompiledOpsUnavailable`, which says what to install. Every other name raises
+   :class:`ImportError`, so MMPose's own ``try: from mmcv.ops import ...`` fallbacks still work.
+2. **mmdet.utils.** MMPose's RTMO head imports ``ConfigType`` and ``reduce_mean`` from
+   ``mmdet.utils`` (which would pull in ``mmcv.ops``). When mmdet is not installed, a stand-in
+   package ``mmdet`` with just ``mmdet.utils`` provides these two (pure Python/torch); every
+   other ``mmdet`` submodule is missing, so optional mmdet features stay off.
+3. **Checkpoints.** mmengine saves, besides tensors, a few plain Python/numpy objects (the
+   message hub's ``HistoryBuffer``, numpy arrays and scalars of ``dataset_meta``).
+   :func:`allow_checkpoint_globals` adds exactly these classes to torch's ``weights_only``
+   allow-list, so ``resume=True`` and ``load_from`` work without trusting arbitrary pickles.
+   mmengine's local-file loader is replaced by :func:`load_local_checkpoint`, which turns
+   torch's low-level errors (truncated file, disallowed global) into one message that names
+   the file.
+"""
+from __future__ import annotations
+
+import importlib
+import os.path as osp
+import pickle
+import sys
+import types
+from typing import Any, Iterable
+
+import torch
+
+__all__ = [
+    'CompiledOpsUnavailable', 'CheckpointError', 'install', 'allow_checkpoint_globals',
+    'load_local_checkpoint', 'HAS_MMCV_OPS', 'MMCV_OPS_PLACEHOLDERS'
+]
+
+#: Names of ``mmcv.ops`` that MMPose 1.3.2 imports outside a ``try`` block.
+MMCV_OPS_PLACEHOLDERS = ('MultiScaleDeformableAttention', )
+
+HAS_MMCV_OPS: bool = False
+
+
+class CompiledOpsUnavailable(ImportError):
+    """Raised when a model needs one of mmcv's compiled ops, which mmcv-lite lacks."""
+
+
+class CheckpointError(RuntimeError):
+    """Raised when a checkpoint file cannot be read; the message names the file."""
+
+
+def _ops_message(name: str) -> str:
+    return (f'mmcv.ops.{name} needs mmcv built with its compiled ops, but this environment has '
+            f'mmcv-lite (no compiled ops). Models that use it (for example MMPose\'s ED-Pose, '
+            f'DEKR and PoseWarper) cannot be built here. Install the full package '
+            f'(`pip install mmcv==2.1.0`, which compiles its C++/CUDA ops, about an hour on 2 '
+            f'cores) and remove mmcv-lite, or choose a model without this op.')
+
+
+def _placeholder(name: str) -> type:
+    """A class that stands for a compiled op and raises a clear error when built."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise CompiledOpsUnavailable(_ops_message(name))
+
+    return type(name, (torch.nn.Module, ), {
+        '__init__': __init__,
+        '__doc__': f'Placeholder for mmcv.ops.{name} (unavailable with mmcv-lite).',
+        '__module__': 'mmcv.ops',
+    })
+
+
+def _install_mmcv_ops() -> None:
+    global HAS_MMCV_OPS
+    if 'mmcv.ops' in sys.modules and getattr(sys.modules['mmcv.ops'], '__compat_shim__', False):
+        return
+    try:
+        importlib.import_module('mmcv.ops')
+        HAS_MMCV_OPS = True
+        return
+    except ImportError:
+        pass
+    import mmcv
+    module = types.ModuleType('mmcv.ops', 'Stand-in for mmcv.ops under mmcv-lite.')
+    module.__compat_shim__ = True
+    for name in MMCV_OPS_PLACEHOLDERS:
+        setattr(module, name, _placeholder(name))
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith('__'):
+            raise AttributeError(name)
+        raise CompiledOpsUnavailable(_ops_message(name))
+
+    module.__getattr__ = __getattr__
+    sys.modules['mmcv.ops'] = module
+    mmcv.ops = module
+
+
+def _reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
+    """Mean of ``tensor`` over all distributed processes (identity when not distributed)."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return tensor
+    tensor = tensor.clone()
+    dist.all_reduce(tensor.div_(dist.get_world_size()), op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def _install_mmdet_utils() -> None:
+    if 'mmdet' in sys.modules:
+        return
+    try:
+        importlib.import_module('mmdet.utils')
+        return
+    except ImportError:
+        for name in [m for m in sys.modules if m == 'mmdet' or m.startswith('mmdet.')]:
+            del sys.modules[name]
+    from mmengine.config import ConfigDict
+    package = types.ModuleType('mmdet', 'Stand-in: mmdet is not installed (see plugins.compat).')
+    package.__path__ = []  # a package, so that missing submodules raise ModuleNotFoundError
+    package.__compat_shim__ = True
+    utils = types.ModuleType('mmdet.utils', 'The two mmdet.utils names that MMPose imports.')
+    utils.ConfigType = ConfigDict | dict
+    utils.OptConfigType = ConfigDict | dict | None
+    utils.reduce_mean = _reduce_mean
+    package.utils = utils
+    sys.modules['mmdet'] = package
+    sys.modules['mmdet.utils'] = utils
+
+
+def _checkpoint_globals() -> list:
+    """The non-tensor classes that mmengine/MMPose checkpoints contain."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    found: list = [HistoryBuffer, np.ndarray, np.dtype]
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1
+        from numpy.core.multiarray import _reconstruct, scalar
+    found += [_reconstruct, scalar]
+    # the dtype classes (numpy >= 1.25 pickles dtypes through them)
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        found += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
+    return found
+
+
+def allow_checkpoint_globals(extra: Iterable[Any] = ()) -> None:
+    """Allow the classes mmengine checkpoints hold in ``torch.load(weights_only=True)``.
+
+    Args:
+        extra: more classes or functions to allow (for a checkpoint of your own that stores
+            other objects). Only allow what you trust to be unpickled.
+    """
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is not None:
+        add(_checkpoint_globals() + list(extra))
+
+
+def load_local_checkpoint(filename: str, map_location: Any = None) -> dict:
+    """Load a local checkpoint with ``weights_only`` kept on, with errors that name the file.
+
+    Args:
+        filename: path of the checkpoint.
+        map_location: as in :func:`torch.load`.
+
+    Returns:
+        The loaded checkpoint.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        CheckpointError: the file is truncated, corrupt, or holds objects outside the
+            allow-list.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} does not exist')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f'checkpoint {filename} holds objects that are not on the weights_only allow-list '
+            f'({str(err).splitlines()[0]}). If you trust this file, allow the class with '
+            f'plugins.compat.allow_checkpoint_globals([...]).') from err
+    except (RuntimeError, EOFError, OSError) as err:
+        raise CheckpointError(f'checkpoint {filename} cannot be read: it is truncated or not a '
+                              f'torch checkpoint ({str(err).splitlines()[0]})') from err
+
+
+def _install_checkpoint_loader() -> None:
+    from mmengine.runner.checkpoint import CheckpointLoader
+    allow_checkpoint_globals()
+    CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
+
+
+_INSTALLED = False
+
+
+def install() -> None:
+    """Install the three adaptations (idempotent). Called by ``import plugins``."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    _install_mmcv_ops()
+    _install_mmdet_utils()
+    _install_checkpoint_loader()
+    _INSTALLED = True

@@ -1,0 +1,1 @@
+"""datasets components (see CONTRIBUTING.md)."""

@@ -1,0 +1,1 @@
+"""deploy components (see CONTRIBUTING.md)."""

@@ -1,0 +1,1 @@
+"""engine components (see CONTRIBUTING.md)."""

@@ -1,0 +1,1 @@
+"""lipreading components (see CONTRIBUTING.md)."""

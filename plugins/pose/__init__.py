@@ -1,0 +1,1 @@
+"""pose components (see CONTRIBUTING.md)."""

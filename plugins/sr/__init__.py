@@ -1,0 +1,1 @@
+"""sr components (see CONTRIBUTING.md)."""

@@ -1,0 +1,1 @@
+"""tensor components (see CONTRIBUTING.md)."""
