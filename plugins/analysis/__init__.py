@@ -1,1 +1,4 @@
-"""analysis components (see CONTRIBUTING.md)."""
+"""Complexity accounting: parameters, packed size, FLOPs and BOPs (see CONTRIBUTING.md)."""
+from .cost import LayerCost
+
+__all__ = ['LayerCost']
