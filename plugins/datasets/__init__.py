@@ -2,3 +2,5 @@
 from .generators import DATA_GENERATORS
 
 __all__ = ['DATA_GENERATORS']
+from .decathlon import DecathlonDataset, ImageFolderDataset  # noqa: E402
+from .digits import DigitsDataset  # noqa: E402
