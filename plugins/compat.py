@@ -142,11 +142,29 @@ def _checkpoint_globals() -> list:
     except ImportError:  # numpy 1
         from numpy.core.multiarray import _reconstruct, scalar
     found += [_reconstruct, scalar]
+    found += [(_history_buffer_getattr, 'builtins.getattr'),
+              (_history_buffer_getattr, '__builtin__.getattr')]
     # the dtype classes (numpy >= 1.25 pickles dtypes through them)
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
         found += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')]
     return found
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` restricted to the statistics methods of mmengine's ``HistoryBuffer``.
+
+    mmengine pickles ``HistoryBuffer._statistics_methods`` as ``getattr(HistoryBuffer, 'min')``
+    and so on. Allowing the real ``getattr`` would allow arbitrary code; this stand-in resolves
+    only those lookups.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only '
+        f'HistoryBuffer statistics methods are allowed')
 
 
 def allow_checkpoint_globals(extra: Iterable[Any] = ()) -> None:

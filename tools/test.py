@@ -1,0 +1,79 @@
+"""Evaluate a checkpoint on a config's test set (MMPose's ``tools/test.py`` semantics).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
+                         [--show-dir DIR] [--cfg-options k=v ...]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import plugins  # noqa: E402,F401  (compatibility layer + registries)
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from plugins.engine import check_checkpoint_matches, check_data_cfg  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save evaluation results')
+    parser.add_argument('--out', help='write the metrics to this JSON file')
+    parser.add_argument('--show-dir', help='save pictures of the predictions in this dir '
+                        '(relative to the work dir\'s timestamped folder)')
+    parser.add_argument('--interval', type=int, default=1, help='visualise every n-th sample')
+    parser.add_argument('--skip-data-check', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config, as key=value pairs')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    cfg.launcher = args.launcher
+    cfg.load_from = args.checkpoint
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.show_dir is not None:
+        vis = cfg.get('default_hooks', {}).get('visualization')
+        if vis is None:
+            raise ValueError('--show-dir needs a `visualization` hook in default_hooks '
+                             '(e.g. dict(type="PoseVisualizationHook"))')
+        vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    if not args.skip_data_check:
+        check_data_cfg(cfg, ('test_dataloader', ))
+    runner = Runner.from_cfg(cfg)
+    check_checkpoint_matches(runner.model, args.checkpoint, min_fraction=1.0)
+    metrics = runner.test()
+    if runner.rank == 0:
+        print('metrics: ' + json.dumps(metrics, default=float))
+        out = args.out or osp.join(cfg.work_dir, 'metrics.json')
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w') as f:
+            json.dump(metrics, f, indent=2, default=float)
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
