@@ -1,1 +1,10 @@
-"""cls components (see CONTRIBUTING.md)."""
+"""Classification: timm entry points of real/binary/factorised ResNets, an mmengine
+classification model, incremental multi-domain learning and the Decathlon score
+(see docs/cls.md)."""
+from . import entrypoints  # noqa: F401  (registers the timm entry points)
+from .decathlon_score import decathlon_reference_errors, decathlon_score
+from .entrypoints import MODEL_NAMES
+from .resnets import BasicBlock, ConvCfgResNet
+
+__all__ = ['BasicBlock', 'ConvCfgResNet', 'MODEL_NAMES', 'decathlon_reference_errors',
+           'decathlon_score']
