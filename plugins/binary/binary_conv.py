@@ -1,0 +1,367 @@
+"""Binary convolution and linear layers made of swappable parts (quantisers, scaling, latent
+weight, post activation), registered in mmengine's root ``MODELS`` for ``conv_cfg``.
+
+Forward of :class:`BinaryConv2d` (what an XNOR-popcount kernel must reproduce)::
+
+    xb = act_quantizer(x)              # sign bit: +1 if x >= +0.0, -1 if x < 0 or x == -0.0
+    W  = latent() if latent else weight
+    wb = weight_quantizer(W)           # the same sign-bit rule
+    y  = conv2d(xb, wb, stride, padding, dilation, groups)   # zero padding: padded taps are 0
+    y  = y * s                         # output scale, see output_scale(): (O,1,1) or (O,H,W)
+    y  = y * K                         # only with act_scale=True (XNOR-Net's K), (N,1,H,W)
+    y  = y + bias.view(1, O, 1, 1)     # only with bias=True
+    y  = post_act(y)                   # only with post_act (ChannelPReLU, LearnableSlope ...)
+
+With the default ``padding_mode='zeros'`` the padded positions of ``xb`` are 0, a third value
+(as in the bnn toolkit and XNOR-Net); a bit-packed kernel reproduces this by counting only
+valid taps: ``conv = 2 * popcount(xnor(x, w) & valid) - n_valid``. For a per-channel scale
+(``xnor``, ``learned`` ``channel``) ``s`` is folded into the weights (``conv2d(xb, wb * s)``),
+which equals ``conv2d(xb, wb) * s`` up to float32 rounding (the integer part is exact).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+from .activations import build_post_activation
+from .latent import build_latent
+from .quantizers import build_quantizer, sign_bit
+from .scaling import (FixedScale, LearnedScale, NoScale, XNORScale, activation_factor,
+                      build_scaling)
+
+_DEFAULT_Q = dict(type='SignSTE')
+
+
+class _BinaryMixin:
+    """Parts shared by :class:`BinaryConv2d` and :class:`BinaryLinear`.
+
+    ``binary_mix`` (float in [0, 1], default 1) is set by the progressive-binarisation hook:
+    the layer uses ``lam * q(t) + (1 - lam) * t`` for activations and weights and the scale
+    ``lam * s + (1 - lam)``, so 0 is the real layer and 1 the binary one.
+    """
+
+    _spatial = 2
+
+    def _build_parts(self, act_quantizer, weight_quantizer, scale, scale_shape, scale_init,
+                     out_size, latent, post_act) -> None:
+        self.act_quantizer = build_quantizer(act_quantizer)
+        self.weight_quantizer = build_quantizer(weight_quantizer)
+        if self.weight_quantizer is None:
+            raise ValueError('weight_quantizer cannot be None (use dict(type="Identity") for a '
+                             'real-valued weight)')
+        self.scaling = build_scaling(scale, self.out_channels_, scale_shape, out_size,
+                                     scale_init, self._spatial)
+        self.post_act = build_post_activation(post_act, self.out_channels_)
+        self.binary_mix = 1.0
+        self.latent = None
+        if latent is not None:
+            weight = self._parameters.pop('weight').data
+            self.latent = build_latent(latent, tuple(weight.shape))
+            self.latent.from_weight(weight)
+        if isinstance(self.scaling, LearnedScale):
+            self.scaling.reset(self.real_weight())
+
+    # ----- weight access -------------------------------------------------------------------
+    def __getattr__(self, name: str):
+        if name == 'weight':
+            modules = self.__dict__.get('_modules', {})
+            if modules.get('latent') is not None:
+                return modules['latent']()
+        return super().__getattr__(name)
+
+    def real_weight(self) -> Tensor:
+        """The real (latent) weight ``W`` (O, C/groups, kh, kw), differentiable."""
+        return self.latent() if self.latent is not None else self._parameters['weight']
+
+    def binary_weight(self) -> Tensor:
+        """``sign(W)`` in {-1, +1} (float tensor, same shape as W), no gradient."""
+        with torch.no_grad():
+            return sign_bit(self.real_weight())
+
+    @property
+    def is_binary(self) -> bool:
+        """True when both activations and weights are binarised and ``binary_mix == 1``."""
+        return (self.binary_mix >= 1.0 and self.act_quantizer is not None
+                and getattr(self.act_quantizer, 'binary', True)
+                and getattr(self.weight_quantizer, 'binary', True))
+
+    # ----- the forward parts ---------------------------------------------------------------
+    def _mix(self, q: Optional[nn.Module], t: Tensor) -> Tensor:
+        lam = self.binary_mix
+        if q is None or lam <= 0.0:
+            return t
+        if lam >= 1.0:
+            return q(t)
+        return torch.lerp(t, q(t), lam)
+
+    def _scale(self, weight: Optional[Tensor],
+               out_size: Optional[Tuple[int, int]]) -> Optional[Tensor]:
+        s = self.scaling(weight, out_size)
+        if s is None or self.binary_mix >= 1.0:
+            return s
+        return s * self.binary_mix + (1.0 - self.binary_mix)
+
+    def output_scale(self, out_size: Optional[Tuple[int, int]] = None) -> Optional[Tensor]:
+        """The fused output scale ``s`` for inference: (O, 1, 1) or (O, H_out, W_out) for conv,
+        (O, ) for linear, or ``None`` (no scaling). Excludes the input-dependent ``K``."""
+        with torch.no_grad():
+            return self._scale(self.real_weight(), out_size)
+
+    def materialize(self) -> 'nn.Module':
+        """Drop the latent factors and the real weight: keep ``sign(W)`` as the weight and the
+        output scale as a frozen buffer. The forward is unchanged. Returns ``self``."""
+        if self.binary_mix < 1.0:
+            raise ValueError(f'materialize() needs binary_mix == 1, got {self.binary_mix}')
+        if isinstance(self.scaling, LearnedScale) and not self.scaling.resolved:
+            raise ValueError(f'scale_shape {self.scaling.shape!r} is not resolved yet; run a '
+                             f'forward or pass out_size before materialize()')
+        scale = self.output_scale()
+        sign = self.binary_weight()
+        self.latent = None
+        self._parameters['weight'] = nn.Parameter(sign)
+        self.scaling = NoScale() if scale is None else FixedScale(scale)
+        return self
+
+    def export(self) -> dict:
+        """Inference tensors: ``weight_sign`` (int8 in {-1, +1}), ``scale`` (as
+        :meth:`output_scale`), ``bias``, ``act_scale`` flag, geometry, ``binary_acts``."""
+        if self.binary_mix < 1.0:
+            raise ValueError(f'export() needs binary_mix == 1, got {self.binary_mix}')
+        out = dict(
+            weight_sign=self.binary_weight().to(torch.int8),
+            scale=self.output_scale(),
+            bias=None if self.bias is None else self.bias.detach().clone(),
+            binary_acts=self.act_quantizer is not None
+            and getattr(self.act_quantizer, 'binary', True),
+            act_scale=getattr(self, 'act_scale', False),
+            post_act=self.post_act)
+        out.update(self._geometry())
+        return out
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # a materialized checkpoint (weight + scaling.scale) loads into a fresh layer
+        if self.latent is not None and prefix + 'weight' in state_dict:
+            self.latent = None
+            self._parameters['weight'] = nn.Parameter(torch.empty_like(state_dict[prefix +
+                                                                                  'weight']))
+        if prefix + 'scaling.scale' in state_dict and not isinstance(self.scaling, FixedScale):
+            self.scaling = FixedScale(state_dict[prefix + 'scaling.scale'])
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+
+@MODELS.register_module()
+class BinaryConv2d(_BinaryMixin, nn.Conv2d):
+    """Binary 2-D convolution ("XNOR-Net++", Bulat & Tzimiropoulos, BMVC 2019).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            padding_mode: as :class:`torch.nn.Conv2d`.
+        act_quantizer: quantiser of the input, ``dict(type='SignSTE')`` (default),
+            ``'ApproxSign'``, ``'Identity'``, or ``None`` for real activations.
+        weight_quantizer: quantiser of the weight (default ``dict(type='SignSTE')``).
+        scale: ``'none'``, ``'xnor'`` (mean |W| per output channel) or ``'learned'``.
+        scale_shape: for ``learned``: ``'channel'``, ``'chw'`` or ``'rank1'``.
+        scale_init: ``'ones'``, ``'xnor'`` or a number.
+        out_size: (H_out, W_out) for ``chw``/``rank1``; ``None`` resolves on first forward.
+        act_scale: multiply by XNOR-Net's activation factor K (input dependent).
+        latent: ``None`` or ``dict(type='SVD'|'Tucker'|'CP', rank=...)``: the real weight is
+            the reconstruction of these factors (initialised from the default weight).
+        post_act: ``None`` or an activation config applied last (``ChannelPReLU`` ...).
+
+    Shape: (N, C, H, W) -> (N, O, H_out, W_out).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: Union[int, Tuple[int, int]],
+                 stride: Union[int, Tuple[int, int]] = 1,
+                 padding: Union[int, Tuple[int, int], str] = 0,
+                 dilation: Union[int, Tuple[int, int]] = 1,
+                 groups: int = 1,
+                 bias: bool = True,
+                 padding_mode: str = 'zeros',
+                 act_quantizer: Optional[dict] = _DEFAULT_Q,
+                 weight_quantizer: dict = _DEFAULT_Q,
+                 scale: str = 'learned',
+                 scale_shape: str = 'channel',
+                 scale_init: Union[str, float] = 'ones',
+                 out_size: Optional[Sequence[int]] = None,
+                 act_scale: bool = False,
+                 latent: Optional[dict] = None,
+                 post_act: Optional[dict] = None,
+                 device=None,
+                 dtype=None) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype)
+        self.out_channels_ = out_channels
+        self.act_scale = bool(act_scale)
+        self._build_parts(act_quantizer, weight_quantizer, scale, scale_shape, scale_init,
+                          out_size, latent, post_act)
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, **options) -> 'BinaryConv2d':
+        """A binary layer with ``conv``'s geometry, weight (decomposed if latent) and bias."""
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                    conv.padding, conv.dilation, conv.groups, conv.bias is not None,
+                    conv.padding_mode, **options)
+        layer.to(device=conv.weight.device, dtype=conv.weight.dtype)
+        layer.load_real_weight(conv.weight, conv.bias)
+        return layer
+
+    @torch.no_grad()
+    def load_real_weight(self, weight: Tensor, bias: Optional[Tensor] = None) -> None:
+        """Set W (decomposing it into the latent factors if any) and the bias; re-initialise a
+        learned scale from ``scale_init``."""
+        if self.latent is not None:
+            self.latent.from_weight(weight)
+        else:
+            self._parameters['weight'].copy_(weight)
+        if bias is not None and self.bias is not None:
+            self.bias.copy_(bias)
+        if isinstance(self.scaling, LearnedScale):
+            self.scaling.reset(weight)
+
+    def _geometry(self) -> dict:
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    groups=self.groups, padding_mode=self.padding_mode)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, O, H_out, W_out); see the module docstring for the order."""
+        xq = self._mix(self.act_quantizer, x)
+        w = self.real_weight()
+        wq = self._mix(self.weight_quantizer, w)
+        per_channel = isinstance(self.scaling, (XNORScale, NoScale)) or (
+            isinstance(self.scaling, LearnedScale) and self.scaling.shape == 'channel') or (
+                isinstance(self.scaling, FixedScale) and self.scaling.scale.shape[1:] == (1, 1))
+        if per_channel and not self.act_scale:
+            s = self._scale(w, None)
+            if s is not None:
+                wq = wq * s.view(-1, 1, 1, 1)
+            y = self._conv_forward(xq, wq, self.bias)
+        else:
+            y = self._conv_forward(xq, wq, None)
+            s = self._scale(w, tuple(y.shape[-2:]))
+            if s is not None:
+                y = y * s
+            if self.act_scale:
+                y = y * activation_factor(x, self.kernel_size, self.stride,
+                                          self.padding, self.dilation)
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
+        if self.post_act is not None:
+            y = self.post_act(y)
+        return y
+
+    def cost(self, inputs: tuple, output: Tensor):
+        """Complexity of one forward (see ``plugins.analysis``): ``O*H_out*W_out*C/g*kh*kw``
+        BOPs (FLOPs if activations or weights are real, or ``binary_mix < 1``), one FLOP per
+        output element for each scaling, binary weight bits, real scale/bias/post-act params."""
+        from plugins.analysis.cost import LayerCost
+        macs = output.numel() * (self.in_channels // self.groups) * math.prod(self.kernel_size)
+        return _binary_cost(self, macs, output, inputs[0], LayerCost)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        if self.act_scale:
+            s += ', act_scale=True'
+        return s
+
+
+@MODELS.register_module()
+class BinaryLinear(_BinaryMixin, nn.Linear):
+    """Binary fully connected layer (same parts as :class:`BinaryConv2d`).
+
+    Args:
+        in_features, out_features, bias: as :class:`torch.nn.Linear`.
+        act_quantizer, weight_quantizer, scale, scale_init, latent, post_act: as
+            :class:`BinaryConv2d`; ``scale_shape`` must be ``'channel'``.
+
+    Shape: (..., in_features) -> (..., out_features).
+    """
+
+    _spatial = 0
+
+    def __init__(self,
+                 in_features: int,
+                 out_features: int,
+                 bias: bool = True,
+                 act_quantizer: Optional[dict] = _DEFAULT_Q,
+                 weight_quantizer: dict = _DEFAULT_Q,
+                 scale: str = 'learned',
+                 scale_shape: str = 'channel',
+                 scale_init: Union[str, float] = 'ones',
+                 latent: Optional[dict] = None,
+                 post_act: Optional[dict] = None,
+                 device=None,
+                 dtype=None) -> None:
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.out_channels_ = out_features
+        self.act_scale = False
+        self._build_parts(act_quantizer, weight_quantizer, scale, scale_shape, scale_init, None,
+                          latent, post_act)
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, **options) -> 'BinaryLinear':
+        """A binary layer with ``linear``'s weight (decomposed if latent) and bias."""
+        options.pop('out_size', None)
+        options.pop('act_scale', None)
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, **options)
+        layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
+        layer.load_real_weight(linear.weight, linear.bias)
+        return layer
+
+    load_real_weight = BinaryConv2d.load_real_weight
+
+    def _geometry(self) -> dict:
+        return {}
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(..., in_features) -> (..., out_features)."""
+        xq = self._mix(self.act_quantizer, x)
+        w = self.real_weight()
+        wq = self._mix(self.weight_quantizer, w)
+        s = self._scale(w, None)
+        if s is not None:
+            wq = wq * s.view(-1, 1)
+        y = F.linear(xq, wq, self.bias)
+        if self.post_act is not None:
+            y = self.post_act(y)
+        return y
+
+    def cost(self, inputs: tuple, output: Tensor):
+        """``out_elements * in_features`` BOPs (see :meth:`BinaryConv2d.cost`)."""
+        from plugins.analysis.cost import LayerCost
+        return _binary_cost(self, output.numel() * self.in_features, output, inputs[0],
+                            LayerCost)
+
+
+def _binary_cost(layer: _BinaryMixin, macs: int, output: Tensor, x: Tensor, LayerCost):
+    """Shared cost rule of binary layers (the deployed form: sign weights, fused scales)."""
+    binary = layer.is_binary
+    flops, bops = (0, macs) if binary else (macs, 0)
+    weight_numel = math.prod(layer.real_weight().shape)
+    real = 0 if layer.bias is None else layer.bias.numel()
+    if not isinstance(layer.scaling, NoScale):
+        flops += output.numel()
+        if isinstance(layer.scaling, LearnedScale):
+            real += layer.scaling.num_params()
+        elif isinstance(layer.scaling, FixedScale):
+            s = layer.scaling.scale
+            real += s.numel() if s.dim() == 1 or s.shape[1:] != (1, 1) else s.shape[0]
+        else:
+            real += layer.out_channels_
+    if layer.act_scale:
+        flops += x.numel() + output.numel() * (1 + math.prod(layer.kernel_size) // x.shape[1])
+    if layer.post_act is not None:
+        real += sum(p.numel() for p in layer.post_act.parameters())
+    if binary or getattr(layer.weight_quantizer, 'binary', True):
+        return LayerCost(flops, bops, real, weight_numel)
+    return LayerCost(flops, bops, real + weight_numel, 0)
