@@ -1,0 +1,189 @@
+"""Newell-style stacked hourglass backbone ("Stacked Hourglass Networks for Human Pose
+Estimation", Newell et al., ECCV 2016) with configurable blocks, so the same class builds the
+real bottleneck hourglass, the binary HPM hourglass of "Hierarchical binary CNNs for landmark
+localization with limited resources" and the soft-gated variants.
+
+Each stack predicts heatmaps (intermediate supervision); the heatmaps and features are mapped
+back by 1x1 convs and added to the stack's input for the next stack. The backbone returns one
+heatmap tensor per stack, for :class:`MultiStackHeatmapHead`.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch.nn.functional as F
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmpose.models.backbones.base_backbone import BaseBackbone
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from .gated_skip import SoftGatedSkip
+from .registry import HOURGLASS_MODULES, build_block, build_hourglass_module
+
+UPSAMPLE_MODES = ('nearest', 'bilinear')
+
+
+def make_blocks(block: dict, in_channels: int, out_channels: int, num: int) -> nn.Sequential:
+    """``num`` blocks, the first mapping ``in_channels -> out_channels``."""
+    return nn.Sequential(*[build_block(block, in_channels if i == 0 else out_channels,
+                                       out_channels) for i in range(num)])
+
+
+def upsample2x(x: Tensor, mode: str) -> Tensor:
+    if mode == 'nearest':
+        return F.interpolate(x, scale_factor=2, mode='nearest')
+    return F.interpolate(x, scale_factor=2, mode=mode, align_corners=False)
+
+
+@HOURGLASS_MODULES.register_module()
+class HourglassModule(nn.Module):
+    """One hourglass (Newell): at every scale an upper (skip) branch of ``num_blocks`` blocks
+    and a lower branch ``pool -> blocks -> (inner hourglass | blocks) -> blocks -> upsample``,
+    merged by addition.
+
+    Args:
+        depth: number of 2x downsamplings (Newell: 4).
+        channels: feature channels ``C`` at every scale.
+        block: block config (see :func:`build_block`).
+        num_blocks: blocks per position (Newell: 1).
+        skip_gate: scale the upper branch by a per-channel :class:`SoftGatedSkip` before the
+            addition (the soft-gated hourglass skip branch).
+        upsample: ``'nearest'`` (Newell) or ``'bilinear'``.
+
+    Shape:
+        ``(N, C, H, W) -> (N, C, H, W)``; ``H`` and ``W`` must be divisible by ``2**depth``.
+    """
+
+    def __init__(self, depth: int, channels: int, block: dict, num_blocks: int = 1,
+                 skip_gate: bool = False, upsample: str = 'nearest') -> None:
+        super().__init__()
+        _check_common(depth, num_blocks, upsample)
+        self.depth, self.upsample = depth, upsample
+        self.up = make_blocks(block, channels, channels, num_blocks)
+        self.gate = SoftGatedSkip(channels) if skip_gate else nn.Identity()
+        self.down = make_blocks(block, channels, channels, num_blocks)
+        self.inner = (HourglassModule(depth - 1, channels, block, num_blocks, skip_gate,
+                                      upsample) if depth > 1 else
+                      make_blocks(block, channels, channels, num_blocks))
+        self.after = make_blocks(block, channels, channels, num_blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        up1 = self.gate(self.up(x))
+        low = self.after(self.inner(self.down(F.max_pool2d(x, 2, 2))))
+        return up1 + upsample2x(low, self.upsample)
+
+
+def _check_common(depth: int, num_blocks: int, upsample: str) -> None:
+    if depth < 1:
+        raise ValueError(f'hourglass depth must be >= 1, got {depth}')
+    if num_blocks < 1:
+        raise ValueError(f'num_blocks must be >= 1, got {num_blocks}')
+    if upsample not in UPSAMPLE_MODES:
+        raise ValueError(f'unknown upsample {upsample!r}; allowed: {list(UPSAMPLE_MODES)}')
+
+
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = dict(type='BN')) -> nn.Sequential:
+    """A post-activation ``conv -> BN -> ReLU`` (stem and per-stack feature layer)."""
+    return nn.Sequential(
+        build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride,
+                         padding=kernel_size // 2, bias=norm_cfg is None),
+        build_norm_layer(norm_cfg, out_channels)[1] if norm_cfg else nn.Identity(),
+        nn.ReLU(inplace=True))
+
+
+@MODELS.register_module()
+class StackedHourglass(BaseBackbone):
+    """Stacked hourglass backbone with intermediate supervision.
+
+    Args:
+        num_stacks: number of hourglasses (>= 1).
+        depth: downsamplings inside each hourglass.
+        channels: feature channels inside the hourglasses.
+        out_channels: heatmap channels predicted by every stack (number of keypoints, or of
+            part labels for segmentation).
+        block: block config, e.g. ``dict(type='PreActBottleneck')`` or
+            ``dict(type='HPMBlock', conv_cfg=dict(type='BinaryConv2d', scale='learned'),
+            act_cfg=None)``.
+        num_blocks: blocks per hourglass position and after each hourglass.
+        hourglass: per-stack module config, ``dict(type='HourglassModule')`` (Newell) or
+            ``dict(type='HybridHourglassModule', ...)`` plus their options.
+        stem_channels: channels after the 7x7 stem conv and after the first stem block.
+        stem_conv_cfg: conv config of the first 7x7 conv (kept real by default).
+        head_conv_cfg: conv config of the per-stack 1x1 feature/heatmap/merge convs (real).
+        norm_cfg: norm config of the stem and per-stack layers.
+        in_channels: image channels.
+        init_cfg: mmengine init config.
+
+    Shape:
+        input ``(N, in_channels, H, W)``, ``H, W`` divisible by ``4 * 2**depth``;
+        output: tuple of ``num_stacks`` tensors ``(N, out_channels, H/4, W/4)``.
+    """
+
+    def __init__(self, num_stacks: int = 2, depth: int = 4, channels: int = 256,
+                 out_channels: int = 16,
+                 block: dict = dict(type='PreActBottleneck'), num_blocks: int = 1,
+                 hourglass: Optional[dict] = None,
+                 stem_channels: Sequence[int] = (64, 128),
+                 stem_conv_cfg: Optional[dict] = None,
+                 head_conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'), in_channels: int = 3,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if not isinstance(num_stacks, int) or num_stacks < 1:
+            raise ValueError(f'num_stacks must be an integer >= 1, got {num_stacks!r}')
+        if depth < 1:
+            raise ValueError(f'depth must be >= 1, got {depth}')
+        if channels <= 0 or out_channels <= 0:
+            raise ValueError(f'channels and out_channels must be positive, got '
+                             f'{channels}, {out_channels}')
+        self.num_stacks, self.depth = num_stacks, depth
+        s0, s1 = stem_channels
+        self.stem = nn.Sequential(
+            conv_bn_relu(in_channels, s0, 7, 2, stem_conv_cfg, norm_cfg),
+            build_block(block, s0, s1), nn.MaxPool2d(2, 2),
+            build_block(block, s1, s1), build_block(block, s1, channels))
+        hg_cfg = dict(hourglass) if hourglass else dict(type='HourglassModule')
+        self.hourglasses = nn.ModuleList(
+            build_hourglass_module(hg_cfg, depth=depth, channels=channels, block=block,
+                                   num_blocks=num_blocks) for _ in range(num_stacks))
+        self.features = nn.ModuleList(nn.Sequential(
+            make_blocks(block, channels, channels, num_blocks),
+            conv_bn_relu(channels, channels, 1, 1, head_conv_cfg, norm_cfg))
+            for _ in range(num_stacks))
+        self.heatmaps = nn.ModuleList(
+            build_conv_layer(head_conv_cfg, channels, out_channels, 1)
+            for _ in range(num_stacks))
+        self.merge_features = nn.ModuleList(
+            build_conv_layer(head_conv_cfg, channels, channels, 1)
+            for _ in range(num_stacks - 1))
+        self.merge_heatmaps = nn.ModuleList(
+            build_conv_layer(head_conv_cfg, out_channels, channels, 1)
+            for _ in range(num_stacks - 1))
+
+    def train(self, mode: bool = True) -> 'StackedHourglass':
+        # mmpose's BaseBackbone.train returns None; keep nn.Module's chaining contract
+        super().train(mode)
+        return self
+
+    @property
+    def stride(self) -> int:
+        """Input size must be a multiple of this."""
+        return 4 * 2 ** self.depth
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        h, w = x.shape[-2:]
+        if h % self.stride or w % self.stride:
+            raise ValueError(
+                f'StackedHourglass(depth={self.depth}) needs an input height and width '
+                f'divisible by 4 * 2**depth = {self.stride}, got {h}x{w}')
+        x = self.stem(x)
+        outs = []
+        for i in range(self.num_stacks):
+            y = self.features[i](self.hourglasses[i](x))
+            hm = self.heatmaps[i](y)
+            outs.append(hm)
+            if i < self.num_stacks - 1:
+                x = x + self.merge_features[i](y) + self.merge_heatmaps[i](hm)
+        return tuple(outs)
