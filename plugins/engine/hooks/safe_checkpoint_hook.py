@@ -41,11 +41,15 @@ class SafeCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        if self.max_keep_ckpts > 0 and (not self.keep_ckpt_ids
-                                        or self.keep_ckpt_ids[-1] != step):
+        dropped = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                            and self.keep_ckpt_ids[-1] == step):
+            # a deque with maxlen=max_keep_ckpts: the step that falls out is pruned, but only
+            # once the new checkpoint (which records the new list) is safely on disk
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                dropped = self.keep_ckpt_ids[0]
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-
         runner.save_checkpoint(
             self.out_dir,
             ckpt_filename + '.tmp',
@@ -60,11 +64,7 @@ class SafeCheckpointHook(CheckpointHook):
             return
         os.replace(self.last_ckpt + '.tmp', self.last_ckpt)
         _atomic_write_text(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
-
-        while self.max_keep_ckpts > 0 and len(self.keep_ckpt_ids) > self.max_keep_ckpts:
-            old = self.file_backend.join_path(self.out_dir,
-                                              self.filename_tmpl.format(
-                                                  self.keep_ckpt_ids.popleft()))
+        if dropped is not None:
+            old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(dropped))
             if osp.isfile(old):
                 os.remove(old)
-        runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
