@@ -1,0 +1,51 @@
+import pytest
+import tensorly as tl
+import torch
+from tensorly.cp_tensor import cp_to_tensor
+from tensorly.tucker_tensor import tucker_to_tensor
+
+import plugins  # noqa: F401
+from plugins.binary import BinaryConv2d, build_latent
+
+
+def test_svd_reconstructs_product_of_factors():
+    lat = build_latent(dict(type='SVD', rank=3), (6, 4, 3, 3))
+    assert torch.allclose(lat(), (lat.U @ lat.V).reshape(6, 4, 3, 3))
+    w = torch.randn(6, 4, 3, 3)
+    full = build_latent(dict(type='SVD', rank=6), w.shape).from_weight(w)
+    assert torch.allclose(full(), w, atol=1e-5)
+
+
+def test_tucker_and_cp_match_tensorly():
+    tucker = build_latent(dict(type='Tucker', rank=(2, 3, 3, 2)), (5, 4, 3, 3))
+    cp = build_latent(dict(type='CP', rank=4), (5, 4, 3, 3))
+    with tl.backend_context('numpy'):
+        t_ref = tucker_to_tensor((tucker.core.detach().numpy(),
+                                  [f.detach().numpy() for f in tucker.factors]))
+        c_ref = cp_to_tensor((None, [f.detach().numpy() for f in cp.factors]))
+    assert torch.allclose(tucker(), torch.as_tensor(t_ref), atol=1e-5)
+    assert torch.allclose(cp(), torch.as_tensor(c_ref), atol=1e-5)
+    w = torch.randn(5, 4, 3, 3)
+    full = build_latent(dict(type='Tucker', rank=(5, 4, 3, 3)), w.shape).from_weight(w)
+    assert torch.allclose(full(), w, atol=1e-4)
+
+
+@pytest.mark.parametrize('kind', ['SVD', 'Tucker', 'CP'])
+def test_latent_layer_uses_factors_and_gradients_reach_them(kind):
+    layer = BinaryConv2d(4, 6, 3, padding=1, latent=dict(type=kind, rank=2))
+    assert 'weight' not in dict(layer.named_parameters())
+    assert torch.equal(layer.weight, layer.latent())
+    layer(torch.randn(2, 4, 5, 5)).square().sum().backward()
+    grads = [p.grad for p in layer.latent.parameters()]
+    assert all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_rank_too_large_names_maximum():
+    with pytest.raises(ValueError, match=r'rank 7 .*\[1, 6\]'):
+        build_latent(dict(type='SVD', rank=7), (6, 4, 3, 3))
+    with pytest.raises(ValueError, match=r'rank 9 .*\[1, 4\]'):
+        build_latent(dict(type='Tucker', rank=9), (6, 4, 3, 3))
+    with pytest.raises(ValueError, match='rank 1000'):
+        build_latent(dict(type='CP', rank=1000), (6, 4, 3, 3))
+    with pytest.raises(KeyError, match="'QR'.*SVD"):
+        build_latent(dict(type='QR', rank=2), (6, 4, 3, 3))

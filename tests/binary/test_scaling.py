@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+import plugins  # noqa: F401
+from plugins.binary import LearnedScale, XNORScale, build_scaling
+
+
+def test_xnor_factor_is_mean_abs_per_channel():
+    w = torch.randn(5, 3, 3, 3)
+    s = XNORScale()(w)
+    expected = torch.tensor([sum(abs(v) for v in w[o].flatten().tolist()) / 27 for o in range(5)])
+    assert s.shape == (5, 1, 1)
+    assert torch.allclose(s.flatten(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize('shape,count', [('channel', 4), ('chw', 4 * 6 * 7), ('rank1', 4 + 6 + 7)])
+def test_learned_shapes_param_count(shape, count):
+    s = LearnedScale(4, shape, out_size=(6, 7))
+    assert s.num_params() == count
+    out = s(torch.randn(4, 2, 3, 3), (6, 7))
+    assert out.shape == ((4, 1, 1) if shape == 'channel' else (4, 6, 7))
+
+
+def test_rank1_is_outer_product():
+    s = LearnedScale(3, 'rank1', out_size=(4, 5))
+    with torch.no_grad():
+        for p in s.parameters():
+            p.normal_()
+    a, b, c = s.alpha.tolist(), s.beta.tolist(), s.gamma.tolist()
+    expected = torch.tensor([[[a[i] * b[j] * c[k] for k in range(5)] for j in range(4)]
+                             for i in range(3)])
+    assert torch.allclose(s(None, (4, 5)), expected, atol=1e-6)
+
+
+def test_lazy_resolution_and_size_change_error():
+    s = LearnedScale(3, 'chw')
+    assert not s.resolved and s.num_params() == 0
+    held = s.gamma
+    s(None, (4, 4))
+    assert s.gamma is held and s.gamma.shape == (3, 4, 4)
+    with pytest.raises(ValueError, match=r'resolved for output size \(4, 4\).*\(5, 5\)'):
+        s(None, (5, 5))
+
+
+def test_lazy_checkpoint_round_trip():
+    s = LearnedScale(3, 'rank1', out_size=(4, 5))
+    with torch.no_grad():
+        s.beta.normal_()
+    fresh = LearnedScale(3, 'rank1')
+    fresh.load_state_dict(s.state_dict())
+    assert fresh.out_size == (4, 5)
+    assert torch.equal(fresh(None, (4, 5)), s(None, (4, 5)))
+
+
+def test_init_options():
+    w = torch.randn(3, 2, 3, 3)
+    s = LearnedScale(3, 'channel', init='xnor')
+    s.reset(w)
+    assert torch.allclose(s.alpha, w.abs().mean((1, 2, 3)))
+    s = LearnedScale(3, 'chw', out_size=(2, 2), init=0.5)
+    assert torch.all(s.gamma == 0.5)
+
+
+def test_bad_values_name_allowed():
+    with pytest.raises(ValueError, match="'diag'.*channel"):
+        build_scaling('learned', 4, 'diag')
+    with pytest.raises(ValueError, match="'big'.*xnor"):
+        build_scaling('big', 4)
+    with pytest.raises(ValueError, match='scale_init'):
+        LearnedScale(4, init='zeros')
