@@ -1,0 +1,119 @@
+"""Lazy build and loading of the XNOR-popcount kernel library (``csrc/xnor_conv.cpp``).
+
+The kernel is plain C++ with a C ABI (no torch headers), so it compiles in about a second with
+the system ``g++`` and is called through :mod:`ctypes`. It is compiled on first use, never at
+``import plugins``, and cached under a directory keyed by the hash of the source, the compiler
+version and the flags, so an edited source or another compiler rebuilds it automatically.
+
+Build directory, first that is usable:
+``$PLUGINS_DEPLOY_BUILD_DIR``, ``plugins/deploy/csrc/build/`` (git-ignored), then
+``~/.cache/plugins-deploy/``. The compiler is ``$CXX`` or ``g++``.
+
+Vector instructions are chosen at run time inside the library (``__builtin_cpu_supports``), so
+the build uses no ``-march=native`` and the cached file runs on any x86-64 CPU.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+SOURCE = Path(__file__).parent / 'csrc' / 'xnor_conv.cpp'
+FLAGS = ['-O3', '-std=c++17', '-fPIC', '-shared', '-fopenmp', '-fno-math-errno']
+ISA_NAMES = {0: 'portable', 1: 'popcnt', 2: 'avx2', 3: 'avx512_vpopcntdq'}
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+
+
+class KernelBuildError(RuntimeError):
+    """The kernel library could not be compiled or loaded."""
+
+
+def _compiler() -> str:
+    cxx = os.environ.get('CXX', 'g++')
+    if shutil.which(cxx) is None:
+        raise KernelBuildError(
+            f'no C++ compiler found (tried {cxx!r}; set $CXX). The packed binary kernel is '
+            'compiled on first use; install g++ (e.g. `apt-get install g++`).')
+    return cxx
+
+
+def _build_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get('PLUGINS_DEPLOY_BUILD_DIR'):
+        dirs.append(Path(os.environ['PLUGINS_DEPLOY_BUILD_DIR']))
+    dirs.append(SOURCE.parent / 'build')
+    dirs.append(Path.home() / '.cache' / 'plugins-deploy')
+    dirs.append(Path(tempfile.gettempdir()) / f'plugins-deploy-{os.getuid()}')
+    return dirs
+
+
+def _key(cxx: str) -> str:
+    version = subprocess.run([cxx, '--version'], capture_output=True, text=True).stdout
+    h = hashlib.sha1(SOURCE.read_bytes())
+    h.update(version.encode())
+    h.update(' '.join(FLAGS).encode())
+    return h.hexdigest()[:16]
+
+
+def library_path() -> Path:
+    """Compile the kernel if needed and return the path of the shared library.
+
+    Returns:
+        Path of ``xnor_conv-<hash>.so`` in the first writable build directory.
+
+    Raises:
+        KernelBuildError: no compiler, or the compilation failed (its output is included).
+    """
+    cxx = _compiler()
+    name = f'xnor_conv-{_key(cxx)}.so'
+    errors = []
+    for d in _build_dirs():
+        target = d / name
+        if target.exists():
+            return target
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            with open(d / '.lock', 'w') as lockf:
+                fcntl.flock(lockf, fcntl.LOCK_EX)  # concurrent test processes build once
+                if not target.exists():
+                    tmp = d / f'{name}.{os.getpid()}.tmp'
+                    cmd = [cxx, *FLAGS, str(SOURCE), '-o', str(tmp)]
+                    res = subprocess.run(cmd, capture_output=True, text=True)
+                    if res.returncode != 0:
+                        raise KernelBuildError(
+                            f'compiling the XNOR kernel failed:\n$ {" ".join(cmd)}\n{res.stderr}')
+                    os.replace(tmp, target)
+            return target
+        except OSError as e:  # read-only or missing directory: try the next one
+            errors.append(f'{d}: {e}')
+    raise KernelBuildError('no writable build directory: ' + '; '.join(errors))
+
+
+def load_library() -> ctypes.CDLL:
+    """Build (once) and load the kernel library; the result is cached per process."""
+    global _lib
+    with _lock:
+        if _lib is None:
+            import torch  # noqa: F401  (loads torch's libgomp first, so both share one OpenMP)
+            lib = ctypes.CDLL(str(library_path()))
+            P, I = ctypes.c_void_p, ctypes.c_int
+            lib.bnn_conv2d.argtypes = [P, I, I, I, I, P, P, I, I, I, I, I, I, I, I, I, I, I, P, P,
+                                       P, I, I, I, I]
+            lib.bnn_conv2d.restype = I
+            lib.bnn_best_isa.restype = I
+            lib.bnn_max_threads.restype = I
+            _lib = lib
+        return _lib
+
+
+def best_isa() -> int:
+    """The widest popcount the CPU offers: 3 AVX-512 VPOPCNTDQ, 2 AVX2, 1 POPCNT, 0 portable."""
+    return load_library().bnn_best_isa()

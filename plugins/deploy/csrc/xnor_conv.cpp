@@ -1,0 +1,337 @@
+// XNOR-popcount 2-D convolution on bit-packed signs (see docs/deploy.md).
+//
+// Plain C ABI (no torch headers) so the library compiles in about a second and is loaded with
+// ctypes. Vector code is selected at run time (__builtin_cpu_supports), never with -march:
+//   isa 3: AVX-512F + AVX-512 VPOPCNTDQ (8 x 64-bit popcounts per instruction)
+//   isa 2: AVX2 (Mula's nibble-lookup popcount, 4 x 64-bit lanes)
+//   isa 1: scalar 64-bit POPCNT instruction
+//   isa 0: portable C++ (__builtin_popcountll without a target; any CPU)
+//
+// Conventions (must match plugins/deploy/packing.py):
+//   * bit 1 means +1, bit 0 means -1; an input x maps to bit (signbit(x) == 0), i.e. -0.0 is
+//     -1 like plugins.binary.quantizers.sign_bit;
+//   * a filter's bits are flattened along k = (kh * KW + kw) * Cg + c (tap-major,
+//     channel-minor) and packed LSB-first into 64-bit words, Kwords = ceil(KH*KW*Cg / 64),
+//     unused high bits of the last word are 0;
+//   * kernel layout of the weights: wt[g][ob][k][32] (32 output channels per block, zero lanes
+//     after the last channel of a group);
+//   * for a window with `nvalid` real taps, dot = nvalid*Cg - 2*popcount(w XOR x) over those taps.
+//     Zero padding (pad_mode 0) makes padded taps contribute 0: they are left as 0 bits in the
+//     window and their contribution popcount(w_tap) is subtracted again (tap_pop);
+//     pad_mode +1/-1 pads the signs with that constant, which is an ordinary bit.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+#include <algorithm>
+#include <immintrin.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+constexpr int LANES = 32;  // output channels per weight block
+
+struct Geometry {
+  int N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode;
+  int Cg, Og, Cwords, Kbits, Kwords, OB, taps;
+};
+
+// OR `nbits` bits of src (LSB-first) into dst starting at bit offset `off`.
+inline void or_bits(uint64_t* dst, int64_t off, const uint64_t* src, int nbits) {
+  int64_t word = off >> 6;
+  int s = static_cast<int>(off & 63);
+  int nw = (nbits + 63) >> 6;
+  if (s == 0) {
+    for (int i = 0; i < nw; ++i) dst[word + i] |= src[i];
+    return;
+  }
+  for (int i = 0; i < nw; ++i) {
+    uint64_t v = src[i];
+    dst[word + i] |= v << s;
+    int remaining = nbits - i * 64;  // bits of this source word that are used
+    if (s + std::min(remaining, 64) > 64) dst[word + i + 1] |= v >> (64 - s);
+  }
+}
+
+inline void set_ones(uint64_t* dst, int64_t off, int nbits) {
+  for (int64_t b = off; b < off + nbits;) {
+    int s = static_cast<int>(b & 63);
+    int take = std::min<int64_t>(64 - s, off + nbits - b);
+    uint64_t m = (take == 64) ? ~0ULL : (((1ULL << take) - 1) << s);
+    dst[b >> 6] |= m;
+    b += take;
+  }
+}
+
+// ---- popcount micro-kernels: acc[p][l] += popcount(wt[k][l] ^ B[p][k]) for P positions ----
+
+template <int P>
+inline void mk_portable(const uint64_t* wt, const uint64_t* const* B, int Kwords, int64_t* acc) {
+  for (int lc = 0; lc < LANES; lc += 8) {
+    int64_t a[P][8] = {};
+    for (int k = 0; k < Kwords; ++k) {
+      const uint64_t* w = wt + (int64_t)k * LANES + lc;
+      for (int p = 0; p < P; ++p) {
+        uint64_t b = B[p][k];
+        for (int l = 0; l < 8; ++l) a[p][l] += __builtin_popcountll(w[l] ^ b);
+      }
+    }
+    for (int p = 0; p < P; ++p)
+      for (int l = 0; l < 8; ++l) acc[p * LANES + lc + l] = a[p][l];
+  }
+}
+
+template <int P>
+__attribute__((target("popcnt"))) void mk_popcnt(const uint64_t* wt, const uint64_t* const* B,
+                                                 int Kwords, int64_t* acc) {
+  for (int lc = 0; lc < LANES; lc += 4) {
+    int64_t a[P][4] = {};
+    for (int k = 0; k < Kwords; ++k) {
+      const uint64_t* w = wt + (int64_t)k * LANES + lc;
+      uint64_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+      for (int p = 0; p < P; ++p) {
+        uint64_t b = B[p][k];
+        a[p][0] += _mm_popcnt_u64(w0 ^ b);
+        a[p][1] += _mm_popcnt_u64(w1 ^ b);
+        a[p][2] += _mm_popcnt_u64(w2 ^ b);
+        a[p][3] += _mm_popcnt_u64(w3 ^ b);
+      }
+    }
+    for (int p = 0; p < P; ++p)
+      for (int l = 0; l < 4; ++l) acc[p * LANES + lc + l] = a[p][l];
+  }
+}
+
+__attribute__((target("avx2"))) inline __m256i popcnt256(__m256i v) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
+                                       1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  __m256i lo = _mm256_and_si256(v, low);
+  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+  __m256i cnt = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+  return _mm256_sad_epu8(cnt, _mm256_setzero_si256());  // 4 x 64-bit counts
+}
+
+template <int P>
+__attribute__((target("avx2"))) void mk_avx2(const uint64_t* wt, const uint64_t* const* B,
+                                             int Kwords, int64_t* acc) {
+  for (int lc = 0; lc < LANES; lc += 8) {
+    __m256i a[P][2];
+    for (int p = 0; p < P; ++p) a[p][0] = a[p][1] = _mm256_setzero_si256();
+    for (int k = 0; k < Kwords; ++k) {
+      const uint64_t* w = wt + (int64_t)k * LANES + lc;
+      __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+      __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 4));
+      for (int p = 0; p < P; ++p) {
+        __m256i b = _mm256_set1_epi64x(static_cast<int64_t>(B[p][k]));
+        a[p][0] = _mm256_add_epi64(a[p][0], popcnt256(_mm256_xor_si256(w0, b)));
+        a[p][1] = _mm256_add_epi64(a[p][1], popcnt256(_mm256_xor_si256(w1, b)));
+      }
+    }
+    for (int p = 0; p < P; ++p) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + p * LANES + lc), a[p][0]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + p * LANES + lc + 4), a[p][1]);
+    }
+  }
+}
+
+template <int P>
+__attribute__((target("avx512f,avx512vpopcntdq"))) void mk_avx512(const uint64_t* wt,
+                                                                  const uint64_t* const* B,
+                                                                  int Kwords, int64_t* acc) {
+  __m512i a[P][4];
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < 4; ++j) a[p][j] = _mm512_setzero_si512();
+  for (int k = 0; k < Kwords; ++k) {
+    const uint64_t* w = wt + (int64_t)k * LANES;
+    __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 8);
+    __m512i w2 = _mm512_loadu_si512(w + 16), w3 = _mm512_loadu_si512(w + 24);
+    for (int p = 0; p < P; ++p) {
+      __m512i b = _mm512_set1_epi64(static_cast<int64_t>(B[p][k]));
+      a[p][0] = _mm512_add_epi64(a[p][0], _mm512_popcnt_epi64(_mm512_xor_si512(w0, b)));
+      a[p][1] = _mm512_add_epi64(a[p][1], _mm512_popcnt_epi64(_mm512_xor_si512(w1, b)));
+      a[p][2] = _mm512_add_epi64(a[p][2], _mm512_popcnt_epi64(_mm512_xor_si512(w2, b)));
+      a[p][3] = _mm512_add_epi64(a[p][3], _mm512_popcnt_epi64(_mm512_xor_si512(w3, b)));
+    }
+  }
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < 4; ++j) _mm512_storeu_si512(acc + p * LANES + j * 8, a[p][j]);
+}
+
+constexpr int PMAX = 6;  // positions per micro-kernel call
+using MicroKernel = void (*)(const uint64_t*, const uint64_t* const*, int, int64_t*);
+
+#define BNN_TABLE(name)                                                              \
+  MicroKernel name##_table[PMAX + 1] = {nullptr, name<1>, name<2>, name<3>, name<4>, \
+                                        name<5>, name<6>};
+BNN_TABLE(mk_portable)
+BNN_TABLE(mk_popcnt)
+BNN_TABLE(mk_avx2)
+BNN_TABLE(mk_avx512)
+
+MicroKernel* kernels_for(int isa) {
+  switch (isa) {
+    case 3: return mk_avx512_table;
+    case 2: return mk_avx2_table;
+    case 1: return mk_popcnt_table;
+    default: return mk_portable_table;
+  }
+}
+
+// Pack sign bits of x[n, g*Cg:(g+1)*Cg, h, :] into xp[w][Cwords].
+void pack_row(const float* x, const Geometry& g, int n, int grp, int h, uint64_t* xp,
+              uint64_t* tmp) {
+  const int64_t HW = (int64_t)g.H * g.W;
+  for (int j = 0; j < g.Cwords; ++j) {
+    std::memset(tmp, 0, sizeof(uint64_t) * g.W);
+    int nb = std::min(64, g.Cg - j * 64);
+    for (int b = 0; b < nb; ++b) {
+      int c = grp * g.Cg + j * 64 + b;
+      const float* row = x + ((int64_t)n * g.C + c) * HW + (int64_t)h * g.W;
+      const uint32_t* u = reinterpret_cast<const uint32_t*>(row);  // sign bit, as copysign
+      for (int w = 0; w < g.W; ++w) tmp[w] |= static_cast<uint64_t>((u[w] >> 31) ^ 1u) << b;
+    }
+    for (int w = 0; w < g.W; ++w) xp[(int64_t)w * g.Cwords + j] = tmp[w];
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+// 3 = AVX-512 VPOPCNTDQ, 2 = AVX2, 1 = POPCNT, 0 = portable.
+int bnn_best_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return 3;
+  if (__builtin_cpu_supports("avx2")) return 2;
+  if (__builtin_cpu_supports("popcnt")) return 1;
+  return 0;
+}
+
+int bnn_max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// x: float [N, C, H, W] contiguous; wt: [G][OB][Kwords][32] uint64; tap_pop: int32 [O][KH*KW]
+// (popcount of each tap's weight bits, used for zero padding); scale, bias: float [O] or null;
+// out: float [N, O, OH, OW]. Returns 0 on success, a negative code on bad arguments.
+int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
+               const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw, int ph,
+               int pw, int dh, int dw, int pad_mode, const float* scale, const float* bias,
+               float* out, int OH, int OW, int nthreads, int isa) {
+  if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || O <= 0 || G <= 0 || C % G || O % G) return -1;
+  if (pad_mode != 0 && pad_mode != 1 && pad_mode != -1) return -2;
+  if (pad_mode == 0 && KH * KW > 64) return -3;
+  if (isa < 0 || isa > 3) return -4;
+  Geometry g{N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode};
+  g.Cg = C / G;
+  g.Og = O / G;
+  g.Cwords = (g.Cg + 63) / 64;
+  g.taps = KH * KW;
+  g.Kbits = g.taps * g.Cg;
+  g.Kwords = (g.Kbits + 63) / 64;
+  g.OB = (g.Og + LANES - 1) / LANES;
+  MicroKernel* mk = kernels_for(isa);
+  if (nthreads <= 0) nthreads = 1;
+
+  // 1) pack the input signs: xp[n][grp][h][w][Cwords]
+  const int64_t plane = (int64_t)H * W * g.Cwords;
+  std::vector<uint64_t> xp((int64_t)N * G * plane);
+  const int64_t rows_in = (int64_t)N * G * H;
+#pragma omp parallel num_threads(nthreads)
+  {
+    std::vector<uint64_t> tmp(W);
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows_in; ++r) {
+      int h = r % H, grp = (r / H) % G, n = r / ((int64_t)H * G);
+      pack_row(x, g, n, grp, h, xp.data() + (int64_t)(n * G + grp) * plane +
+                                     (int64_t)h * W * g.Cwords, tmp.data());
+    }
+  }
+
+  // 2) per output row: gather windows into B[ow][Kwords], then popcount GEMM per weight block
+  const int64_t rows_out = (int64_t)N * G * OH;
+  const int64_t OHW = (int64_t)OH * OW;
+#pragma omp parallel num_threads(nthreads)
+  {
+    std::vector<uint64_t> Bbuf((int64_t)OW * g.Kwords);
+    std::vector<uint64_t> padmask(OW);
+    std::vector<int32_t> nvalid(OW);
+    std::vector<int64_t> acc(PMAX * LANES);
+    std::vector<int64_t> tile((int64_t)LANES * OW);
+    int64_t built = -1;
+#pragma omp for schedule(static)
+    for (int64_t it = 0; it < rows_out * g.OB; ++it) {
+      int64_t row = it / g.OB;
+      int ob = it % g.OB;
+      int oh = row % OH, grp = (row / OH) % G, n = row / ((int64_t)OH * G);
+      if (row != built) {
+        std::fill(Bbuf.begin(), Bbuf.end(), 0ULL);
+        const uint64_t* xg = xp.data() + (int64_t)(n * G + grp) * plane;
+        for (int ow = 0; ow < OW; ++ow) {
+          uint64_t* dst = Bbuf.data() + (int64_t)ow * g.Kwords;
+          uint64_t pm = 0;
+          int nv = 0;
+          for (int kh = 0; kh < KH; ++kh) {
+            int ih = oh * sh - ph + kh * dh;
+            for (int kw = 0; kw < KW; ++kw) {
+              int iw = ow * sw - pw + kw * dw;
+              int t = kh * KW + kw;
+              int64_t off = (int64_t)t * g.Cg;
+              if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                or_bits(dst, off, xg + ((int64_t)ih * W + iw) * g.Cwords, g.Cg);
+                ++nv;
+              } else if (pad_mode == 1) {
+                set_ones(dst, off, g.Cg);
+                ++nv;
+              } else if (pad_mode == -1) {
+                ++nv;  // bits stay 0 = -1
+              } else {
+                pm |= 1ULL << t;
+              }
+            }
+          }
+          padmask[ow] = pm;
+          nvalid[ow] = nv * g.Cg;
+        }
+        built = row;
+      }
+      const uint64_t* wblk = wt + ((int64_t)grp * g.OB + ob) * g.Kwords * LANES;
+      int o0 = ob * LANES;
+      int nl = std::min(LANES, g.Og - o0);
+      for (int ow0 = 0; ow0 < OW; ow0 += PMAX) {
+        int P = std::min(PMAX, OW - ow0);
+        const uint64_t* Bp[PMAX];
+        for (int p = 0; p < P; ++p) Bp[p] = Bbuf.data() + (int64_t)(ow0 + p) * g.Kwords;
+        mk[P](wblk, Bp, g.Kwords, acc.data());
+        for (int p = 0; p < P; ++p)  // transpose into the row tile (lane-major)
+          for (int l = 0; l < nl; ++l) tile[(int64_t)l * OW + ow0 + p] = acc[p * LANES + l];
+      }
+      // finish one contiguous output row per channel (writing across channels inside the
+      // position loop would hit addresses OH*OW*4 bytes apart: cache-set conflicts)
+      for (int l = 0; l < nl; ++l) {
+        int o = grp * g.Og + o0 + l;
+        const int32_t* tp = tap_pop + (int64_t)o * g.taps;
+        const float sc = scale ? scale[o] : 1.f, bs = bias ? bias[o] : 0.f;
+        const int64_t* t = tile.data() + (int64_t)l * OW;
+        float* dst = out + ((int64_t)n * O + o) * OHW + (int64_t)oh * OW;
+        for (int ow = 0; ow < OW; ++ow) {
+          int64_t pc = t[ow];
+          for (uint64_t m = padmask[ow]; m; m &= m - 1) pc -= tp[__builtin_ctzll(m)];
+          float v = static_cast<float>(nvalid[ow] - 2 * pc);
+          if (scale) v *= sc;
+          if (bias) v += bs;
+          dst[ow] = v;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,151 @@
+"""``export_binary(model)``: swap every trained binary convolution for a packed inference layer.
+
+Only layers that are binary at inference (sign activations *and* sign weights,
+``binary_mix == 1``) are packed; every other module (the real first and last layers, norms,
+heads ...) is kept as it is, so a model keeps its real-valued stem and classifier, as in the
+papers. The source model is not modified (the result is a deep copy in ``eval`` mode).
+
+A layer is recognised by duck typing on the interface of ``plugins.binary.BinaryConv2d``:
+``export()`` returning ``weight_sign``, ``scale``, ``bias``, ``binary_acts``, ``act_scale``,
+``post_act``, ``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .packed_conv import PackedBinaryConv2d
+
+__all__ = ['export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv']
+
+
+class PackedWithPostAct(nn.Sequential):
+    """A packed conv followed by the layer's post activation (``ChannelPReLU`` ...).
+
+    Also handles ``padding_mode`` other than ``'zeros'``: the real input is padded with that
+    mode first (the sign of a reflected value is the reflected sign), then the packed conv runs
+    without padding.
+    """
+
+    def __init__(self, conv: PackedBinaryConv2d, post_act: Optional[nn.Module] = None,
+                 pre_pad: Optional[Tuple[Tuple[int, int, int, int], str]] = None) -> None:
+        mods = [conv] + ([post_act] if post_act is not None else [])
+        super().__init__(*mods)
+        self.pre_pad = pre_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pre_pad is not None:
+            x = F.pad(x, self.pre_pad[0], mode=self.pre_pad[1])
+        return super().forward(x)
+
+
+@dataclass
+class ExportReport:
+    """What :func:`export_binary` did: packed layer names, real layers kept, skipped layers."""
+
+    packed: List[str] = field(default_factory=list)
+    skipped: List[Tuple[str, str]] = field(default_factory=list)
+    binary_bits: int = 0
+
+    def __str__(self) -> str:
+        lines = [f'packed {len(self.packed)} binary convolutions '
+                 f'({self.binary_bits} weight bits)']
+        lines += [f'  kept real: {n} ({why})' for n, why in self.skipped]
+        return '\n'.join(lines)
+
+
+def is_binary_conv(module: nn.Module) -> bool:
+    """True for a 2-D binary conv with the ``BinaryConv2d`` export interface."""
+    return (callable(getattr(module, 'export', None)) and hasattr(module, 'binary_weight')
+            and isinstance(module, nn.Conv2d))
+
+
+def _same_padding(kernel_size, dilation) -> Tuple[int, int]:
+    pads = []
+    for k, d in zip(kernel_size, dilation):
+        total = d * (k - 1)
+        if total % 2:
+            raise ValueError(f"padding='same' with kernel {tuple(kernel_size)} and dilation "
+                             f"{tuple(dilation)} pads asymmetrically; not supported by export")
+        pads.append(total // 2)
+    return tuple(pads)
+
+
+def pack_layer(module: nn.Module, backend: str = 'kernel') -> nn.Module:
+    """The packed inference replacement of one binary conv.
+
+    Args:
+        module: a ``BinaryConv2d`` (eval state: its learned scale must be resolved).
+        backend: ``'kernel'`` or ``'torch'`` (see :class:`PackedBinaryConv2d`).
+
+    Returns:
+        :class:`PackedBinaryConv2d`, or :class:`PackedWithPostAct` when the layer has a post
+        activation or a non-zero padding mode.
+
+    Raises:
+        ValueError: the layer's activations are not binary, or its padding is not supported.
+    """
+    spec = module.export()
+    if not spec['binary_acts']:
+        raise ValueError('activations are real (act_quantizer None or Identity): not an '
+                         'XNOR layer')
+    padding = spec['padding']
+    if isinstance(padding, str):
+        padding = (0, 0) if padding == 'valid' else _same_padding(module.kernel_size,
+                                                                  spec['dilation'])
+    mode = spec.get('padding_mode', 'zeros')
+    pre_pad = None
+    if mode != 'zeros' and any(padding):
+        pre_pad = ((padding[1], padding[1], padding[0], padding[0]), mode)
+        padding = (0, 0)
+    signs = spec['weight_sign'].float()
+    layer = PackedBinaryConv2d.from_signs(signs, scale=spec['scale'], bias=spec['bias'],
+                                          act_scale=spec['act_scale'], stride=spec['stride'],
+                                          padding=padding, dilation=spec['dilation'],
+                                          groups=spec['groups'], pad_value=0, backend=backend)
+    if pre_pad is not None and spec['act_scale']:
+        raise ValueError(f'act_scale with padding_mode {mode!r} is not supported by export')
+    post_act = spec['post_act']
+    if post_act is not None or pre_pad is not None:
+        return PackedWithPostAct(layer, copy.deepcopy(post_act), pre_pad)
+    return layer
+
+
+def export_binary(model: nn.Module, backend: str = 'kernel', strict: bool = False,
+                  report: Optional[ExportReport] = None) -> nn.Module:
+    """Inference copy of ``model`` with every binary conv replaced by a packed layer.
+
+    Args:
+        model: any ``nn.Module`` containing ``BinaryConv2d`` layers (in a fully binary state).
+            Layers with chw/rank1 learned scales must have been resolved (trained or run once).
+        backend: ``'kernel'`` (compiled XNOR-popcount) or ``'torch'``.
+        strict: raise instead of keeping a binary-weight layer with real activations.
+        report: an :class:`ExportReport` to fill (packed and kept layer names).
+
+    Returns:
+        the exported model (a deep copy, in eval mode).
+    """
+    out = copy.deepcopy(model).eval()
+    report = ExportReport() if report is None else report
+    for name, module in list(out.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if not is_binary_conv(child):
+                continue
+            full = f'{name}.{child_name}' if name else child_name
+            try:
+                packed = pack_layer(child, backend)
+            except ValueError as e:
+                if strict:
+                    raise ValueError(f'{full}: {e}') from e
+                warnings.warn(f'export_binary: keeping {full} as it is: {e}')
+                report.skipped.append((full, str(e)))
+                continue
+            setattr(module, child_name, packed)
+            report.packed.append(full)
+            report.binary_bits += child.binary_weight().numel()
+    return out

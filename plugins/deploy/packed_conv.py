@@ -1,0 +1,268 @@
+"""The inference-only binary convolution on bit-packed weights (XNOR + popcount).
+
+``PackedBinaryConv2d`` computes exactly what a trained ``BinaryConv2d`` computes in eval mode
+(see docs/binary.md and docs/deploy.md)::
+
+    y = conv(pad(sign(x), pad_value), sign(W)) * s * K + b
+
+with ``sign`` the sign bit (``-0.0`` is ``-1``), ``pad_value`` 0 (zero padding of the signs,
+a third value the kernel corrects for), +1 or -1, ``s`` the fused output scale ((O, 1, 1) or
+(O, H_out, W_out), or none), ``K`` XNOR-Net's activation factor when ``act_scale`` is set, and
+``b`` the bias. It holds no latent weight, quantiser or scaling module: only the packed words,
+the scale and the bias.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .build import load_library
+from .packing import kernel_layout, num_words, pack_signs, tap_popcounts, unpack_signs
+
+PAD_VALUES = (0, 1, -1)
+BACKENDS = ('kernel', 'torch')
+
+
+def _pair(v) -> Tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _isa(isa: Optional[int]) -> int:
+    if isa is not None:
+        return int(isa)
+    forced = os.environ.get('PLUGINS_DEPLOY_ISA')
+    if forced is not None:
+        return int(forced)
+    return load_library().bnn_best_isa()
+
+
+def activation_factor(x: Tensor, kernel_size, stride, padding, dilation) -> Tensor:
+    """XNOR-Net's activation factor ``K``: mean over channels of ``|x|``, box-filtered over each
+    receptive field (zero padded). (N, C, H, W) -> (N, 1, H_out, W_out)."""
+    a = x.abs().mean(1, keepdim=True)
+    kh, kw = _pair(kernel_size)
+    k = a.new_full((1, 1, kh, kw), 1.0 / (kh * kw))
+    return F.conv2d(a, k, stride=stride, padding=padding, dilation=dilation)
+
+
+def xnor_conv2d(x: Tensor,
+                wt: Tensor,
+                tap_pop: Tensor,
+                out_channels: int,
+                kernel_size: Tuple[int, int],
+                stride=1,
+                padding=0,
+                dilation=1,
+                groups: int = 1,
+                pad_value: int = 0,
+                scale: Optional[Tensor] = None,
+                bias: Optional[Tensor] = None,
+                isa: Optional[int] = None,
+                threads: Optional[int] = None) -> Tensor:
+    """``conv(pad(sign(x)), sign(W)) * scale + bias`` with the compiled XNOR-popcount kernel.
+
+    Args:
+        x: (N, C, H, W) real input (any float dtype; computed in float32).
+        wt: weights in :func:`plugins.deploy.packing.kernel_layout`.
+        tap_pop: (O, KH*KW) int32 from :func:`plugins.deploy.packing.tap_popcounts`.
+        out_channels, kernel_size, stride, padding, dilation, groups: as ``nn.Conv2d``.
+        pad_value: value of the padded signs: 0, +1 or -1.
+        scale: (O, ) per-output-channel factor or None.
+        bias: (O, ) or None (added after the scale).
+        isa: 3 AVX-512 VPOPCNTDQ, 2 AVX2, 1 POPCNT, 0 portable; None picks the widest the CPU
+            has (or ``$PLUGINS_DEPLOY_ISA``).
+        threads: OpenMP threads; None uses ``torch.get_num_threads()``.
+
+    Returns:
+        (N, O, H_out, W_out) float32.
+    """
+    if pad_value not in PAD_VALUES:
+        raise ValueError(f'pad_value {pad_value!r} not allowed; allowed: {list(PAD_VALUES)}')
+    if x.dim() != 4:
+        raise ValueError(f'expected a (N, C, H, W) input, got shape {tuple(x.shape)}')
+    if x.device.type != 'cpu':
+        raise ValueError(f'the packed kernel runs on the CPU; got an input on {x.device}')
+    lib = load_library()
+    x = x.detach().to(torch.float32).contiguous()
+    n, c, h, w = x.shape
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    dh, dw = _pair(dilation)
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f'input {tuple(x.shape)} is too small for kernel {(kh, kw)}, '
+                         f'padding {(ph, pw)}, dilation {(dh, dw)}')
+    out = torch.empty(n, out_channels, oh, ow)
+    sc = None if scale is None else scale.detach().to(torch.float32).reshape(-1).contiguous()
+    bs = None if bias is None else bias.detach().to(torch.float32).reshape(-1).contiguous()
+    for name, t in (('scale', sc), ('bias', bs)):
+        if t is not None and t.numel() != out_channels:
+            raise ValueError(f'{name} has {t.numel()} values, expected {out_channels}')
+    ptr = lambda t: None if t is None else ctypes.c_void_p(t.data_ptr())  # noqa: E731
+    rc = lib.bnn_conv2d(
+        ptr(x), n, c, h, w, ptr(wt), ptr(tap_pop), out_channels, groups, kh, kw, sh, sw, ph, pw,
+        dh, dw, int(pad_value), ptr(sc), ptr(bs), ptr(out), oh, ow,
+        int(threads or torch.get_num_threads()), _isa(isa))
+    if rc != 0:
+        raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}): C={c}, O={out_channels}'
+                         f', groups={groups}, kernel={(kh, kw)}, pad_value={pad_value}, isa={isa}')
+    return out
+
+
+class PackedBinaryConv2d(nn.Module):
+    """Inference binary convolution on 1-bit packed weights (no training code paths).
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups: as
+            ``nn.Conv2d``.
+        pad_value: value that pads ``sign(x)``: 0 (zeros), +1 or -1.
+        scale_kind: ``'none'``, ``'channel'`` ((O, 1, 1) scale) or ``'spatial'``
+            ((O, H_out, W_out) scale, e.g. XNOR-Net++'s Gamma or a rank-1 product).
+        act_scale: multiply by XNOR-Net's activation factor K.
+        bias: has a bias.
+        backend: ``'kernel'`` (compiled XNOR-popcount) or ``'torch'`` (unpacks the signs and
+            runs ``F.conv2d``; slow, for machines without a compiler and for checking).
+
+    Buffers: ``weight_bits`` (O, ceil(Cg*KH*KW/64)) int64 (see
+    :mod:`plugins.deploy.packing`), ``scale`` (O, 1, 1) / (O, H_out, W_out) when used,
+    ``bias`` (O, ) when used.
+
+    Shape: (N, C, H, W) -> (N, O, H_out, W_out) float32.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size,
+                 stride=1,
+                 padding=0,
+                 dilation=1,
+                 groups: int = 1,
+                 pad_value: int = 0,
+                 scale_kind: str = 'none',
+                 act_scale: bool = False,
+                 bias: bool = False,
+                 backend: str = 'kernel') -> None:
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f'in_channels {in_channels} and out_channels {out_channels} must be '
+                             f'divisible by groups {groups}')
+        if pad_value not in PAD_VALUES:
+            raise ValueError(f'pad_value {pad_value!r} not allowed; allowed: {list(PAD_VALUES)}')
+        if scale_kind not in ('none', 'channel', 'spatial'):
+            raise ValueError(f"scale_kind {scale_kind!r} not allowed; allowed: "
+                             f"['none', 'channel', 'spatial']")
+        if backend not in BACKENDS:
+            raise ValueError(f'backend {backend!r} not allowed; allowed: {list(BACKENDS)}')
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
+        if pad_value == 0 and self.kernel_size[0] * self.kernel_size[1] > 64:
+            raise ValueError(f'zero padding supports at most 64 taps, got kernel '
+                             f'{self.kernel_size}')
+        self.groups, self.pad_value = groups, pad_value
+        self.scale_kind, self.act_scale, self.backend = scale_kind, act_scale, backend
+        k = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
+        self.register_buffer('weight_bits', torch.zeros(out_channels, num_words(k),
+                                                        dtype=torch.int64))
+        self.register_buffer('scale', torch.ones(out_channels, 1, 1)
+                             if scale_kind != 'none' else None)
+        self.register_buffer('bias', torch.zeros(out_channels) if bias else None)
+        self._cache_key = None
+        self._wt = self._tap_pop = None
+
+    @property
+    def weight_shape(self) -> Tuple[int, int, int, int]:
+        return (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+
+    @classmethod
+    def from_signs(cls, signs: Tensor, scale: Optional[Tensor] = None,
+                   bias: Optional[Tensor] = None, act_scale: bool = False, **conv) -> \
+            'PackedBinaryConv2d':
+        """Build from the sign weight (O, Cg, KH, KW), an output scale ((O,), (O, 1, 1) or
+        (O, H_out, W_out)) and a bias; ``conv`` holds stride, padding, dilation, groups,
+        pad_value, backend."""
+        o, cg, kh, kw = signs.shape
+        groups = conv.get('groups', 1)
+        kind = 'none'
+        if scale is not None:
+            scale = scale.detach().float()
+            if scale.dim() == 1:
+                scale = scale.view(-1, 1, 1)
+            if scale.dim() != 3 or scale.shape[0] != o:
+                raise ValueError(f'scale of shape {tuple(scale.shape)} does not broadcast as an '
+                                 f'output scale of {o} channels; allowed: (O,), (O,1,1), (O,H,W)')
+            kind = 'channel' if scale.shape[1:] == (1, 1) else 'spatial'
+        layer = cls(cg * groups, o, (kh, kw), bias=bias is not None, scale_kind=kind,
+                    act_scale=act_scale, **conv)
+        layer.weight_bits.copy_(pack_signs(signs))
+        if scale is not None:
+            layer.scale = scale.clone()
+        if bias is not None:
+            layer.bias.copy_(bias.detach().float())
+        return layer
+
+    def signs(self) -> Tensor:
+        """The unpacked sign weight (O, Cg, KH, KW) of +1/-1."""
+        return unpack_signs(self.weight_bits, self.weight_shape)
+
+    def _kernel_buffers(self) -> Tuple[Tensor, Tensor]:
+        key = (self.weight_bits.data_ptr(), self.weight_bits._version)
+        if self._cache_key != key:
+            self._wt = kernel_layout(self.weight_bits, self.groups)
+            self._tap_pop = tap_popcounts(self.weight_bits, self.weight_shape)
+            self._cache_key = key
+        return self._wt, self._tap_pop
+
+    def _torch_forward(self, x: Tensor) -> Tensor:
+        xs = torch.copysign(torch.ones((), dtype=torch.float32), x.float())
+        ph, pw = self.padding
+        xs = F.pad(xs, (pw, pw, ph, ph), value=float(self.pad_value))
+        return F.conv2d(xs, self.signs(), None, self.stride, 0, self.dilation, self.groups)
+
+    def forward(self, x: Tensor) -> Tensor:
+        channel = self.scale if self.scale_kind == 'channel' else None
+        fuse = not self.act_scale and self.scale_kind != 'spatial'
+        if self.backend == 'kernel':
+            wt, tp = self._kernel_buffers()
+            y = xnor_conv2d(x, wt, tp, self.out_channels, self.kernel_size, self.stride,
+                            self.padding, self.dilation, self.groups, self.pad_value,
+                            scale=channel if fuse else None, bias=self.bias if fuse else None)
+        else:
+            y = self._torch_forward(x)
+            if fuse and channel is not None:
+                y = y * channel
+            if fuse and self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
+        if not fuse:
+            if self.scale is not None:
+                if self.scale_kind == 'spatial' and tuple(self.scale.shape[1:]) != y.shape[2:]:
+                    raise ValueError(f'this layer has an output scale of spatial size '
+                                     f'{tuple(self.scale.shape[1:])}, but the output is '
+                                     f'{tuple(y.shape[2:])}')
+                y = y * self.scale
+            if self.act_scale:
+                y = y * activation_factor(x.float(), self.kernel_size, self.stride,
+                                          self.padding, self.dilation)
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
+        return y
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__().copy()
+        state.update(_cache_key=None, _wt=None, _tap_pop=None)  # derived at load time
+        return state
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
+                f'stride={self.stride}, padding={self.padding}, dilation={self.dilation}, '
+                f'groups={self.groups}, pad_value={self.pad_value}, scale={self.scale_kind}, '
+                f'act_scale={self.act_scale}, bias={self.bias is not None}, '
+                f'backend={self.backend!r}')
