@@ -156,7 +156,7 @@ class LearnedScale(nn.Module):
             self.alpha = nn.Parameter(torch.ones(o))
             self.beta = nn.Parameter(torch.empty(0))
             self.gamma = nn.Parameter(torch.empty(0))
-        if out_size is not None:
+        if out_size is not None and shape != 'channel':
             self._resolve(out_size)
         self.pending_xnor_init = init == 'xnor'
 

@@ -43,7 +43,7 @@ def test_latent_layer_uses_factors_and_gradients_reach_them(kind):
 def test_rank_too_large_names_maximum():
     with pytest.raises(ValueError, match=r'rank 7 .*\[1, 6\]'):
         build_latent(dict(type='SVD', rank=7), (6, 4, 3, 3))
-    with pytest.raises(ValueError, match=r'rank 9 .*\[1, 4\]'):
+    with pytest.raises(ValueError, match=r'mode 0 .*rank 9 .*\[1, 6\]'):
         build_latent(dict(type='Tucker', rank=9), (6, 4, 3, 3))
     with pytest.raises(ValueError, match='rank 1000'):
         build_latent(dict(type='CP', rank=1000), (6, 4, 3, 3))
