@@ -23,6 +23,7 @@ from typing import Sequence
 
 import torch
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 __all__ = ['ConvCfgResNet', 'BasicBlock', 'SKIPS', 'SHORTCUTS', 'STEMS']
@@ -101,6 +102,7 @@ class BasicBlock(nn.Module):
         return self.act2(self.bn2(self.conv2(y)) + identity)
 
 
+@MODELS.register_module()
 class ConvCfgResNet(nn.Module):
     """ResNet (basic blocks) whose block convolutions are built from ``conv_cfg``.
 
