@@ -1,0 +1,139 @@
+"""export_binary: packed models reproduce the fake-binarised models' eval outputs."""
+import pytest
+import torch
+from torch import nn
+
+import plugins  # noqa: F401  (registers BinaryConv2d and the model families)
+from plugins.binary import BinaryConv2d
+from plugins.deploy import ExportReport, PackedBinaryConv2d, export_binary
+
+
+def randomise(model: nn.Module, seed: int = 0, pow2_scales: bool = False) -> nn.Module:
+    """Non-trivial norms, scales and slopes (as after training)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.normal_(0, 0.3, generator=g)
+                m.running_var.uniform_(0.5, 2.0, generator=g)
+                m.weight.uniform_(0.5, 1.5, generator=g)
+                m.bias.normal_(0, 0.2, generator=g)
+            elif isinstance(m, nn.PReLU):
+                m.weight.uniform_(0.05, 0.5, generator=g)
+        for name, p in model.named_parameters():
+            if '.scaling.' in name:
+                if pow2_scales:  # exact in float: folding the scale into W loses nothing
+                    p.copy_(2.0 ** torch.randint(-3, 2, p.shape, generator=g))
+                else:
+                    p.uniform_(0.5, 1.5, generator=g)
+    return model
+
+
+def assert_reproduces(model, x, exact=False):
+    model.eval()
+    report = ExportReport()
+    packed = export_binary(model, report=report)
+    with torch.no_grad():
+        ref, out = model(x), packed(x)
+    ref = ref if isinstance(ref, (tuple, list)) else [ref]
+    out = out if isinstance(out, (tuple, list)) else [out]
+    for r, o in zip(ref, out):
+        if exact:
+            assert torch.equal(r, o)
+        else:
+            torch.testing.assert_close(o, r, rtol=1e-4, atol=1e-4)
+    assert not any(isinstance(m, BinaryConv2d) for m in packed.modules()
+                   if not report.skipped)
+    return packed, report
+
+
+LAYER_OPTIONS = [
+    dict(scale='none'),
+    dict(scale='xnor'),
+    dict(scale='learned', scale_shape='channel'),
+    dict(scale='learned', scale_shape='chw'),
+    dict(scale='learned', scale_shape='rank1'),
+    dict(scale='learned', act_scale=True),
+    dict(scale='learned', latent=dict(type='SVD', rank=0.5)),
+    dict(scale='learned', post_act=dict(type='ChannelPReLU')),
+    dict(scale='none', act_quantizer=dict(type='ApproxSign')),
+]
+
+
+@pytest.mark.parametrize('opts', LAYER_OPTIONS, ids=lambda o: '-'.join(map(str, o.values())))
+def test_small_model_with_real_first_and_last_layers(opts):
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 24, 3, padding=1),  # real first layer
+        nn.BatchNorm2d(24),
+        BinaryConv2d(24, 37, 3, padding=1, bias=True, **opts),
+        nn.BatchNorm2d(37),
+        BinaryConv2d(37, 40, 3, stride=2, padding=2, dilation=2, groups=1, bias=False,
+                     **opts),
+        nn.BatchNorm2d(40),
+        BinaryConv2d(40, 40, 1, groups=4, bias=False, **opts),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(40, 5))  # real last layer
+    x = torch.randn(2, 3, 12, 12)
+    model(x)  # resolves chw/rank1 scales
+    randomise(model)
+    packed, report = assert_reproduces(model, x)
+    assert len(report.packed) == 3 and not report.skipped
+    assert isinstance(packed[0], nn.Conv2d) and isinstance(packed[-1], nn.Linear)
+    assert sum(isinstance(m, PackedBinaryConv2d) for m in packed.modules()) == 3
+
+
+def test_padding_modes_and_real_activation_layers_kept():
+    torch.manual_seed(1)
+    model = nn.Sequential(
+        BinaryConv2d(4, 8, 3, padding=1, padding_mode='reflect'),
+        BinaryConv2d(8, 8, 3, padding=1, padding_mode='replicate', scale='xnor'),
+        BinaryConv2d(8, 8, 3, padding=1, act_quantizer=None))  # binary weights, real input
+    x = torch.randn(1, 4, 9, 9)
+    with pytest.warns(UserWarning, match='keeping 2'):
+        packed, report = assert_reproduces(model, x)
+    assert report.packed == ['0', '1'] and report.skipped[0][0] == '2'
+    with pytest.raises(ValueError, match='2: activations are real'):
+        export_binary(model, strict=True)
+
+
+def test_power_of_two_scales_are_bit_exact():
+    # (a bias would be added inside the float conv's accumulation: equal only up to rounding)
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.BatchNorm2d(64),
+                          BinaryConv2d(64, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64),
+                          BinaryConv2d(64, 70, 3, padding=1, stride=2, bias=False))
+    randomise(model, pow2_scales=True)
+    assert_reproduces(model, torch.randn(1, 3, 16, 16), exact=True)
+
+
+def test_source_model_untouched():
+    model = nn.Sequential(BinaryConv2d(8, 8, 3, padding=1))
+    export_binary(model)
+    assert isinstance(model[0], BinaryConv2d) and model[0].training
+
+
+def test_binary_hourglass_reproduces_eval_outputs():
+    from mmpose.registry import MODELS
+    torch.manual_seed(3)
+    binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
+    model = MODELS.build(dict(type='StackedHourglass', num_stacks=2, depth=2, channels=32,
+                              out_channels=5, stem_channels=(16, 32),
+                              block=dict(type='HPMBlock', conv_cfg=binary_conv, act_cfg=None)))
+    randomise(model)
+    packed, report = assert_reproduces(model, torch.randn(1, 3, 64, 64))
+    assert len(report.packed) > 20
+    assert isinstance(packed.stem[0][0], nn.Conv2d)  # real stem kept
+
+
+@pytest.mark.parametrize('name', ['binary_resnet18_channel', 'binary_resnet18_chw',
+                                  'binary_resnet18_latent_svd'])
+def test_binary_resnet_reproduces_eval_outputs(name):
+    import timm
+    torch.manual_seed(4)
+    model = timm.create_model(name, width=16, stem='small', num_classes=7)
+    x = torch.randn(1, 3, 32, 32)
+    model(x)  # resolves chw scales
+    randomise(model)
+    packed, report = assert_reproduces(model, x)
+    assert len(report.packed) == 16
+    assert isinstance(packed.fc, nn.Linear) and isinstance(packed.stem[0], nn.Conv2d)

@@ -1,0 +1,98 @@
+"""The packed XNOR-popcount convolution against float convolutions of the signs."""
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from plugins.deploy import PackedBinaryConv2d, best_isa, xnor_conv2d
+from plugins.deploy.packed_conv import activation_factor
+
+ISAS = list(range(best_isa() + 1))  # every code path this CPU can run (3 = AVX-512 VPOPCNTDQ)
+
+
+def sign_bit(x):
+    return torch.copysign(torch.ones(()), x)
+
+
+def reference(x, signs, stride, padding, dilation, groups, pad_value):
+    """conv of the padded signs, in float (exact: integer sums)."""
+    xs = F.pad(sign_bit(x), (padding[1], padding[1], padding[0], padding[0]),
+               value=float(pad_value))
+    return F.conv2d(xs, signs, None, stride, 0, dilation, groups)
+
+
+def random_case(rng):
+    groups = rng.choice([1, 1, 2, 3])
+    cg, og = rng.randint(1, 140), rng.randint(1, 70)
+    kh, kw = rng.randint(1, 5), rng.randint(1, 5)
+    dilation = (rng.randint(1, 2), rng.randint(1, 2))
+    stride = (rng.randint(1, 3), rng.randint(1, 3))
+    padding = (rng.randint(0, 2), rng.randint(0, 2))
+    h = rng.randint(max(1, (kh - 1) * dilation[0] + 1 - 2 * padding[0]), 11)
+    w = rng.randint(max(1, (kw - 1) * dilation[1] + 1 - 2 * padding[1]), 11)
+    return groups, cg, og, (kh, kw), stride, padding, dilation, h, w
+
+
+@pytest.mark.parametrize('seed', range(40))
+def test_random_shapes_equal_reference_on_every_isa(seed):
+    rng = random.Random(seed)
+    groups, cg, og, k, stride, padding, dilation, h, w = random_case(rng)
+    pad_value = [0, 1, -1][seed % 3]
+    torch.manual_seed(seed)
+    x = torch.randn(rng.randint(1, 2), cg * groups, h, w)
+    x.view(-1)[::7] = -0.0  # sign bit set: -1, like plugins.binary's sign
+    x.view(-1)[3::11] = 0.0
+    signs = sign_bit(torch.randn(og * groups, cg, *k))
+    layer = PackedBinaryConv2d.from_signs(signs, stride=stride, padding=padding,
+                                          dilation=dilation, groups=groups, pad_value=pad_value)
+    ref = reference(x, signs, stride, padding, dilation, groups, pad_value)
+    wt, tp = layer._kernel_buffers()
+    for isa in ISAS:
+        for threads in (1, 2):
+            y = xnor_conv2d(x, wt, tp, og * groups, k, stride, padding, dilation, groups,
+                            pad_value, isa=isa, threads=threads)
+            assert torch.equal(y, ref), (isa, threads)
+
+
+@pytest.mark.parametrize('c,o,hw', [(256, 256, 9), (64, 96, 12), (300, 40, 5)])
+def test_typical_shapes_3x3_zero_padding(c, o, hw):
+    torch.manual_seed(c)
+    x = torch.randn(1, c, hw, hw)
+    signs = sign_bit(torch.randn(o, c, 3, 3))
+    layer = PackedBinaryConv2d.from_signs(signs, padding=1)
+    assert torch.equal(layer(x), reference(x, signs, (1, 1), (1, 1), (1, 1), 1, 0))
+
+
+@pytest.mark.parametrize('kind', ['none', 'channel', 'spatial', 'act'])
+@pytest.mark.parametrize('backend', ['kernel', 'torch'])
+def test_scales_bias_and_act_scale(kind, backend):
+    torch.manual_seed(1)
+    x = torch.randn(2, 19, 8, 7)
+    signs = sign_bit(torch.randn(12, 19, 3, 3))
+    bias = torch.randn(12)
+    scale = {'none': None, 'channel': torch.rand(12, 1, 1), 'spatial': torch.rand(12, 4, 4),
+             'act': torch.rand(12, 1, 1)}[kind]
+    layer = PackedBinaryConv2d.from_signs(signs, scale=scale, bias=bias, act_scale=kind == 'act',
+                                          stride=2, padding=1, backend=backend)
+    y = reference(x, signs, (2, 2), (1, 1), (1, 1), 1, 0)
+    if scale is not None:
+        y = y * scale
+    if kind == 'act':
+        a = x.abs().mean(1, keepdim=True)
+        y = y * F.avg_pool2d(a, 3, 2, 1, count_include_pad=True)
+        assert torch.allclose(activation_factor(x, 3, 2, 1, 1), F.avg_pool2d(a, 3, 2, 1))
+    y = y + bias.view(1, -1, 1, 1)
+    assert torch.allclose(layer(x), y, rtol=1e-6, atol=1e-5)
+
+
+def test_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match='pad_value'):
+        PackedBinaryConv2d(4, 4, 3, pad_value=2)
+    with pytest.raises(ValueError, match='divisible by groups'):
+        PackedBinaryConv2d(5, 4, 3, groups=2)
+    layer = PackedBinaryConv2d.from_signs(torch.ones(4, 4, 3, 3), scale=torch.ones(4, 2, 2))
+    with pytest.raises(ValueError, match='spatial size'):
+        layer(torch.randn(1, 4, 6, 6))
+    with pytest.raises(ValueError, match='too small'):
+        layer(torch.randn(1, 4, 2, 2))
