@@ -17,3 +17,12 @@ __all__ = [
     'tucker_to_tensor', 'FACTORIZATIONS', 'check_factorization', 'cp_rank', 'tucker_ranks',
     'transduce_cp_conv'
 ]
+from .factorize import factorize  # noqa: E402
+from .tensor_layers import TCL, TRL  # noqa: E402
+from .tnet import TNET_MODES, TNet, tnet_ranks  # noqa: E402
+from .trl_heads import TRLClassifier, TRLHeatmapHead  # noqa: E402
+
+__all__ += [
+    'factorize', 'TCL', 'TRL', 'TNet', 'TNET_MODES', 'tnet_ranks', 'TRLClassifier',
+    'TRLHeatmapHead'
+]
