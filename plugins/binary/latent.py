@@ -197,4 +197,5 @@ def build_latent(cfg: dict, shape: Tuple[int, ...]) -> LatentFactorisation:
                        f'{sorted(LATENTS.module_dict)}')
     if 'rank' not in cfg:
         raise ValueError(f'latent {cfg["type"]!r} needs a rank, got {cfg!r}')
-    return LATENTS.build(dict(cfg, shape=shape))
+    args = dict(cfg, shape=shape)
+    return LATENTS.module_dict[args.pop('type')](**args)

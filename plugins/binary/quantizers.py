@@ -139,4 +139,5 @@ def build_quantizer(cfg: Optional[dict]) -> Optional[nn.Module]:
     if cfg['type'] not in QUANTIZERS.module_dict:
         raise KeyError(f'unknown quantizer {cfg["type"]!r}; allowed: '
                        f'{sorted(QUANTIZERS.module_dict)}')
-    return QUANTIZERS.build(dict(cfg))
+    args = dict(cfg)
+    return QUANTIZERS.module_dict[args.pop('type')](**args)  # no scope switch (no warnings)
