@@ -1,6 +1,4 @@
 """Random occluders: textured shapes pasted over parts of the figure."""
-from typing import Tuple
-
 import cv2
 import numpy as np
 

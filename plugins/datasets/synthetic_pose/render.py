@@ -92,14 +92,12 @@ def head_box(joints: np.ndarray, aspect: float) -> np.ndarray:
 
 def _paint_limbs(parts: np.ndarray, joints: np.ndarray, side: str, arm: bool, px: float,
                  style: FigureStyle) -> None:
+    """Paint one arm (upper arm, forearm, hand) or leg (thigh, shin, foot) of ``side``."""
     w = style.widths
-    if arm:
-        a, b, c = (joints[J[f'{side}_{n}']] for n in ('shoulder', 'elbow', 'wrist'))
-        names, wa, wb, wend = ('upper_arm', 'forearm', 'hand'), w['upper_arm'], w['forearm'], \
-            w['hand']
-    else:
-        a, b, c = (joints[J[f'{side}_{n}']] for n in ('hip', 'knee', 'ankle'))
-        names, wa, wb, wend = ('thigh', 'shin', 'foot'), w['thigh'], w['shin'], w['foot']
+    names = ('upper_arm', 'forearm', 'hand') if arm else ('thigh', 'shin', 'foot')
+    chain = ('shoulder', 'elbow', 'wrist') if arm else ('hip', 'knee', 'ankle')
+    a, b, c = (joints[J[f'{side}_{n}']] for n in chain)
+    wa, wb, wend = (w[n] for n in names)
     _capsule(parts, a, b, wa * px, wb * px * 1.05, PART_IDS[f'{side}_{names[0]}'])
     _capsule(parts, b, c, wb * px, wb * px * 0.8, PART_IDS[f'{side}_{names[1]}'])
     d = _unit(c - b)

@@ -8,7 +8,7 @@ import numpy as np
 
 from .occluders import draw_occluders, occluded_joints
 from .render import render_figure
-from .skeleton import J, sample_pose
+from .skeleton import J, Pose, sample_pose
 from .style import sample_style
 from .texture import background
 
@@ -94,7 +94,7 @@ class Sample:
     occluder_mask: np.ndarray
     px_per_unit: float
     view: str
-    pose: object
+    pose: Pose
 
 
 def _rotation(deg: float) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Appearance of a synthetic figure: build (limb widths), clothing, colours, view, depth order."""
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class FigureStyle:
 
 
 def sample_style(rng: np.random.Generator, p_back_view: float = 0.35,
-                 build: tuple = (0.75, 1.35)) -> FigureStyle:
+                 build: Tuple[float, float] = (0.75, 1.35)) -> FigureStyle:
     """Sample a random :class:`FigureStyle`.
 
     Args:
