@@ -1,0 +1,120 @@
+"""Export a trained binary model to a bit-packed inference file and print its sizes.
+
+    python tools/export_binary.py CONFIG CHECKPOINT [--out model.bnn] [--check]
+                                  [--input-size H W] [--cfg-options k=v ...]
+    python tools/export_binary.py CONFIG --random-init --out demo.bnn   # no checkpoint: demo
+
+Every ``BinaryConv2d`` of the model is replaced by a ``PackedBinaryConv2d`` (1 bit per weight in
+64-bit words plus its fused scale); real layers (stem, heads, norms) are kept. ``--check`` runs
+a random input through the float (fake-binarised) and the packed model and prints the largest
+difference. Load the file with ``plugins.deploy.load_packed(path)``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import plugins  # noqa: E402,F401  (compatibility layer + registries)
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from plugins.deploy import (ExportReport, export_binary, load_packed, save_packed,  # noqa: E402
+                            size_report)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Export a binary model to a packed file')
+    p.add_argument('config', help='model config file')
+    p.add_argument('checkpoint', nargs='?', help='trained checkpoint (.pth)')
+    p.add_argument('--out', help='packed file (default: CHECKPOINT with .bnn suffix)')
+    p.add_argument('--random-init', action='store_true',
+                   help='no checkpoint: export the freshly initialised model (demo, tests)')
+    p.add_argument('--check', action='store_true',
+                   help='compare float and packed outputs on a random input')
+    p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                   help='input size for --check (default: the codec input size or 256 256)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override settings in the config, as key=value pairs')
+    args = p.parse_args(argv)
+    if args.checkpoint is None and not args.random_init:
+        p.error('give a CHECKPOINT, or --random-init to export an untrained model')
+    if args.out is None:
+        if args.checkpoint is None:
+            p.error('--out is required with --random-init')
+        args.out = osp.splitext(args.checkpoint)[0] + '.bnn'
+    return args
+
+
+def build_model(cfg: Config) -> torch.nn.Module:
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    return MODELS.build(cfg.model)
+
+
+def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
+    from plugins.compat import load_local_checkpoint
+    from plugins.engine import check_checkpoint_matches
+    check_checkpoint_matches(model, checkpoint, min_fraction=1.0)
+    ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    model.load_state_dict(state, strict=True)
+
+
+def forward_tensor(model: torch.nn.Module, x: torch.Tensor):
+    from mmengine.model import BaseModel
+    out = model(x, None, mode='tensor') if isinstance(model, BaseModel) else model(x)
+    return out if isinstance(out, (tuple, list)) else [out]
+
+
+def input_size(cfg: Config, args) -> tuple:
+    if args.input_size:
+        return tuple(args.input_size)
+    codec = cfg.get('codec') or {}
+    if 'input_size' in codec:  # MMPose codecs give (W, H)
+        w, h = codec['input_size']
+        return (h, w)
+    return (256, 256)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = build_model(cfg)
+    if args.checkpoint:
+        load_weights(model, args.checkpoint)
+    model.eval()
+    report = ExportReport()
+    packed = export_binary(model, report=report)
+    print(report)
+    meta = dict(config=osp.abspath(args.config), checkpoint=args.checkpoint and
+                osp.abspath(args.checkpoint), random_init=bool(args.random_init))
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    save_packed(packed, args.out, meta=meta)
+    sizes = size_report(model, args.out, float_checkpoint=args.checkpoint)
+    what = 'float checkpoint file' if args.checkpoint else 'float state dict'
+    print(f'{what}: {sizes["float_bytes"] / 1e6:.3f} MB')
+    print(f'packed file:  {sizes["packed_file_bytes"] / 1e6:.3f} MB '
+          f'({sizes["ratio"]:.1f}x smaller) -> {args.out}')
+    print(f'  {sizes["binary_params"]} binary weights (1 bit), {sizes["real_params"]} real '
+          f'values (32 bit): {sizes["packed_bytes"] / 1e6:.3f} MB of tensors')
+    if args.check:
+        loaded = load_packed(args.out, expect=model)
+        h, w = input_size(cfg, args)
+        x = torch.randn(1, 3, h, w)
+        with torch.no_grad():
+            ref, out = forward_tensor(model, x), forward_tensor(loaded, x)
+        diff = max(float((r - o).abs().max()) for r, o in zip(ref, out))
+        scale = max(float(r.abs().max()) for r in ref)
+        print(f'check on a random {h}x{w} input: max |float - packed| = {diff:.3g} '
+              f'(output max {scale:.3g})')
+        sizes['max_abs_diff'] = diff
+    return sizes
+
+
+if __name__ == '__main__':
+    main()
