@@ -1,0 +1,108 @@
+"""T-Net vs the uncompressed hourglass on the embedded MPII set: PCKh at several compression
+ratios, same training budget.
+
+    python tools/benchmark_tnet.py            # each config's own budget (3 epochs, 4000 images)
+    python tools/benchmark_tnet.py --quick    # 256 training / 128 val images, 2 epochs
+    python tools/benchmark_tnet.py --train-images 1000 --epochs 2 --ratios dense 0.3 0.1
+
+Every variant is configs/pose/tnet_mpii.py with ``model.backbone.compression`` overridden
+(``dense`` = ``None``: the same network with an uncompressed weight tensor), trained with the
+same schedule, data, seed and batch size, then evaluated once (PCKh@0.5 with flip test;
+MMPose's ``MpiiPCKAccuracy`` reports it under the key ``'PCK'``). The table gives the parameters of the weight tensor, of the whole model, PCKh and the wall time
+(the machine may be shared: time is indicative only).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os.path as osp
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import plugins  # noqa: E402,F401
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/pose/tnet_mpii.py')
+
+
+def variant_cfg(base: Config, ratio, args: argparse.Namespace, work_dir: str) -> Config:
+    cfg = copy.deepcopy(base)
+    cfg.model.backbone.compression = None if ratio == 'dense' else float(ratio)
+    cfg.work_dir = work_dir
+    cfg.default_hooks.checkpoint = None  # nothing to keep
+    cfg.default_hooks.logger.interval = 20
+    cfg.log_level = 'WARNING'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].num_workers = 0
+        cfg[loader].persistent_workers = False
+    if args.train_images:
+        cfg.train_dataloader.dataset.indices = args.train_images
+    if args.val_images:
+        cfg.val_dataloader.dataset.indices = args.val_images
+    if args.epochs:
+        cfg.train_cfg.max_epochs = args.epochs
+        cfg.param_scheduler[1].end = args.epochs
+        cfg.param_scheduler[1].milestones = [max(1, args.epochs - 1)]
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1  # evaluate once, below
+    return cfg
+
+
+def run(args: argparse.Namespace) -> list:
+    torch.set_num_threads(args.threads)
+    base = Config.fromfile(args.config)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ratio in args.ratios:
+            cfg = variant_cfg(base, ratio, args, osp.join(tmp, str(ratio)))
+            runner = Runner.from_cfg(cfg)
+            backbone = runner.model.backbone
+            t0 = time.perf_counter()
+            runner.train()
+            train_s = time.perf_counter() - t0
+            metrics = runner.val()
+            pckh = metrics.get('PCK', metrics.get('PCKh', float('nan')))
+            rows.append(dict(ratio=ratio, ranks=backbone.ranks,
+                             tensor=backbone.tensor_params(),
+                             total=sum(p.numel() for p in runner.model.parameters()),
+                             pckh=pckh, train_s=train_s))
+            print(rows[-1], flush=True)
+    return rows
+
+
+def markdown(rows: list) -> str:
+    dense = next((r['tensor'] for r in rows if r['ratio'] == 'dense'), rows[0]['tensor'])
+    lines = ['| compression | ranks (in, out) | tensor params | / dense | model params | PCKh | '
+             'train s |', '|---|---|---|---|---|---|---|']
+    for r in rows:
+        ranks = '-' if r['ranks'] is None else f'{r["ranks"][4]}, {r["ranks"][5]}'
+        lines.append(f'| {r["ratio"]} | {ranks} | {r["tensor"]:,} | {r["tensor"] / dense:.3f} | '
+                     f'{r["total"]:,} | {r["pckh"]:.2f} | {r["train_s"]:.0f} |')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=CONFIG)
+    parser.add_argument('--ratios', nargs='+', default=['dense', '0.3', '0.1', '0.05'],
+                        help="compression ratios, 'dense' for the uncompressed hourglass")
+    parser.add_argument('--quick', action='store_true',
+                        help='256 train / 128 val images, 2 epochs')
+    parser.add_argument('--train-images', type=int, default=None)
+    parser.add_argument('--val-images', type=int, default=None)
+    parser.add_argument('--epochs', type=int, default=None)
+    parser.add_argument('--threads', type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.train_images = args.train_images or 256
+        args.val_images = args.val_images or 128
+        args.epochs = args.epochs or 2
+    print(markdown(run(args)))
+
+
+if __name__ == '__main__':
+    main()
