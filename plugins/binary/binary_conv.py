@@ -249,13 +249,17 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
         else:
             y = self._conv_forward(xq, wq, None)
             s = self._scale(w, tuple(y.shape[-2:]))
-            if s is not None:
-                y = y * s
             if self.act_scale:
+                if s is not None:
+                    y = y * s
                 y = y * activation_factor(x, self.kernel_size, self.stride,
                                           self.padding, self.dilation)
-            if self.bias is not None:
-                y = y + self.bias.view(1, -1, 1, 1)
+                if self.bias is not None:
+                    y = y + self.bias.view(1, -1, 1, 1)
+            elif self.bias is not None:
+                y = torch.addcmul(self.bias.view(1, -1, 1, 1), y, s)  # one pass: b + y * s
+            else:
+                y = y * s
         if self.post_act is not None:
             y = self.post_act(y)
         return y
