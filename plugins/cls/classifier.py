@@ -175,15 +175,17 @@ class TimmClassifier(_ClassifierBase):
         else:
             cfg = dict(backbone)
             self.backbone = MODELS.build(cfg)
-            if not hasattr(self.backbone, 'forward_head'):
+            own = getattr(self.backbone, 'num_classes', 0)
+            if hasattr(self.backbone, 'forward_head') and own:
+                if own != num_classes:
+                    raise ValueError(f'backbone num_classes={own} differs from '
+                                     f'num_classes={num_classes}')
+            else:
                 ch = in_channels or getattr(self.backbone, 'num_features', None)
                 if ch is None:
                     raise ValueError(f'backbone {cfg.get("type")!r} has no num_features: give '
                                      f'in_channels (channels of its last feature map)')
                 self.head = nn.Linear(ch, num_classes)
-            elif getattr(self.backbone, 'num_classes', num_classes) != num_classes:
-                raise ValueError(f'backbone num_classes={self.backbone.num_classes} differs from '
-                                 f'num_classes={num_classes}')
 
     def logits(self, inputs: Tensor) -> Tensor:
         if self.head is None:

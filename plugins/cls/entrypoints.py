@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models._builder import resolve_pretrained_cfg
 
 from .resnets import ConvCfgResNet
 
@@ -63,7 +64,7 @@ VARIANTS: dict[str, dict] = {
     'binary_resnet{d}_latent_tucker': _binary(scale='learned', scale_shape='channel',
                                               latent=dict(type='Tucker', rank=0.5)),
     'binary_resnet{d}_latent_cp': _binary(scale='learned', scale_shape='channel',
-                                          latent=dict(type='CP', rank=0.5)),
+                                          latent=dict(type='CP', rank=0.1)),
     'cp_resnet{d}': dict(skip='block', shortcut='conv', conv_cfg=dict(type='CPConv', rank=0.5)),
     'tucker_resnet{d}': dict(skip='block', shortcut='conv',
                              conv_cfg=dict(type='TuckerConv', rank=0.5)),
@@ -88,8 +89,8 @@ default_cfgs = generate_default_cfgs({name: _cfg() for name, _, _ in _names()})
 
 def _create(variant: str, pretrained: bool, **kwargs: Any) -> ConvCfgResNet:
     if pretrained:
-        cfg = kwargs.get('pretrained_cfg')
-        cfg = cfg.to_dict() if hasattr(cfg, 'to_dict') else (cfg or {})
+        cfg = resolve_pretrained_cfg(variant, kwargs.get('pretrained_cfg'),
+                                     kwargs.get('pretrained_cfg_overlay')).to_dict()
         if not (cfg.get('file') or cfg.get('state_dict')):
             raise ValueError(
                 f'{variant}: no pretrained weights are shipped and nothing is downloaded; pass '

@@ -1,0 +1,4 @@
+# cp_resnet18 (see plugins/cls/entrypoints.py) on the embedded digits, same budget as
+# real_resnet18_digits.py.
+_base_ = ['./real_resnet18_digits.py']
+model = dict(timm_model='cp_resnet18')

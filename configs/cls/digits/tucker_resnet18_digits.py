@@ -1,0 +1,4 @@
+# tucker_resnet18 (see plugins/cls/entrypoints.py) on the embedded digits, same budget as
+# real_resnet18_digits.py.
+_base_ = ['./real_resnet18_digits.py']
+model = dict(timm_model='tucker_resnet18')
