@@ -123,12 +123,43 @@ class TuckerTensor8(nn.Module):
             core = core * (keep / (1 - p)).view(view)
         return core
 
+    def cost(self, inputs: tuple, output: torch.Tensor):
+        """Parameters of the tensor; FLOPs of the Tucker reconstruction (n-mode products)."""
+        from plugins.analysis import LayerCost
+        params = sum(p.numel() for p in self.parameters())
+        if self.ranks is None:
+            return LayerCost(real_params=params)
+        flops = sum(math.prod(self.shape[:i + 1]) * math.prod(self.ranks[i:])
+                    for i in range(len(self.shape)))
+        return LayerCost(flops=flops, real_params=params)
+
     def forward(self) -> torch.Tensor:
         """Returns: the full tensor, shape ``shape``."""
         if self.ranks is None:
             return self.full
         core = self._dropped_core() if (self.training and self.tensor_dropout) else self.core
         return tucker_to_tensor(core, list(self.factors))
+
+
+class TensorSliceConv2d(nn.Module):
+    """A parameter-free 3x3 (``kernel_size``) conv whose weight is passed in (a T-Net slice).
+
+    A module (not a bare ``F.conv2d``) so that the complexity walker sees every conv's FLOPs;
+    its parameters are reported once by :class:`TuckerTensor8`.
+    """
+
+    def __init__(self, padding: int) -> None:
+        super().__init__()
+        self.padding = padding
+
+    def forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Args: x (N, in, H, W), weight (out, in, kh, kw). Returns (N, out, H, W)."""
+        return F.conv2d(x, weight, padding=self.padding)
+
+    def cost(self, inputs: tuple, output: torch.Tensor):
+        from plugins.analysis import LayerCost
+        weight = inputs[1]
+        return LayerCost(flops=output.numel() * weight[0].numel())
 
 
 @MODELS.register_module()
@@ -184,6 +215,7 @@ class TNet(BaseBackbone):
         self.weight_tensor = TuckerTensor8(self.tensor_shape, ranks, std, tensor_dropout)
         n_convs = num_stacks * depth * 3 * convs_per_block
         self.norms = nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(n_convs))
+        self.conv = TensorSliceConv2d(kernel_size // 2)
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, stem_channels, 7, 2, 3, bias=False),
             nn.BatchNorm2d(stem_channels), nn.ReLU(inplace=True),
@@ -223,10 +255,9 @@ class TNet(BaseBackbone):
     def _block(self, x: torch.Tensor, weights: Sequence[torch.Tensor], s: int, d: int,
                b: int) -> torch.Tensor:
         y = x
-        pad = self.kernel_size // 2
         for c in range(self.convs_per_block):
             idx = (((s * self.depth + d) * 3 + b) * self.convs_per_block) + c
-            y = F.conv2d(F.relu(self.norms[idx](y)), weights[idx], padding=pad)
+            y = self.conv(F.relu(self.norms[idx](y)), weights[idx])
         return x + y
 
     def _level(self, x: torch.Tensor, weights: Sequence[torch.Tensor], s: int, d: int) -> torch.Tensor:

@@ -45,3 +45,12 @@ def test_include_exclude_and_first_last_switch():
 def test_errors(cfg, match):
     with pytest.raises(ValueError, match=match):
         factorize(_net(), cfg)
+
+
+def test_complexity_walker_reads_the_factorised_costs():
+    from plugins.analysis import complexity
+    net = factorize(_net(), dict(type='CPConv', rank=3))
+    report = complexity(net.eval(), (1, 3, 8, 8))
+    assert report.total.real_params == sum(p.numel() for p in net.parameters())
+    row = next(r for r in report.rows if r.name == '3')
+    assert row.cost.flops == 64 * (8 * 3 + 3 * 9 + 3 * 8)  # 1x1 in, rank-1 3x3, 1x1 out

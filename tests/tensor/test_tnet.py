@@ -107,3 +107,17 @@ def test_bad_arguments(kwargs, match):
 def test_bad_input_size():
     with pytest.raises(ValueError, match=r'divisible by 4 \* 2\*\*depth = 16, got 24x24'):
         TNet(**SMALL)(torch.zeros(1, 3, 24, 24))
+
+
+def test_complexity_walker_counts_every_slice_conv_and_the_tensor_once():
+    from plugins.analysis import complexity
+    net = TNet(**SMALL, ranks=(2, 2, 3, 2, 4, 4, 3, 3)).eval()
+    report = complexity(net, (1, 3, 32, 32))
+    assert report.total.real_params == sum(p.numel() for p in net.parameters())
+    # the 24 tensor-sliced convs: per stack, level 0 at 8x8 (skip) + 4x4 (down, up) and
+    # level 1 at 4x4 (skip) + 2x2 (down, up); 2 convs per block, 8x8x3x3 MACs per pixel
+    pixels = 2 * 2 * (64 + 2 * 16 + 16 + 2 * 4)
+    row = next(r for r in report.rows if r.name == 'conv')
+    assert row.calls == 24 and row.cost.flops == pixels * 8 * 8 * 9
+    tensor = next(r for r in report.rows if r.name == 'weight_tensor')
+    assert tensor.cost.real_params == net.tensor_params()
