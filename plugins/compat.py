@@ -21,6 +21,12 @@ all installed by :func:`install` (called once by ``import plugins``):
    mmengine's local-file loader is replaced by :func:`load_local_checkpoint`, which turns
    torch's low-level errors (truncated file, disallowed global) into one message that names
    the file.
+4. **CPU data-parallel training.** mmengine 0.10.7's PyTorch launcher calls
+   ``torch.cuda.set_device`` unconditionally, and its Runner wraps the model in DDP with
+   ``device_ids=[LOCAL_RANK]``; both fail on a machine without GPUs. Without CUDA, the
+   launcher initialises the process group (``gloo``) without the first, and
+   ``MMDistributedDataParallel`` drops ``device_ids`` for a CPU module, so
+   ``tools/dist_train.sh`` runs DDP on CPUs.
 """
 from __future__ import annotations
 
@@ -215,15 +221,47 @@ def _install_checkpoint_loader() -> None:
     CheckpointLoader.register_scheme(prefixes='', force=True)(load_local_checkpoint)
 
 
+def _install_cpu_dist_launch() -> None:
+    import mmengine.dist.utils as dist_utils
+    original = dist_utils._init_dist_pytorch
+    if getattr(original, '__compat_shim__', False):
+        return
+
+    def _init_dist_pytorch(backend: str = 'gloo', init_backend: str = 'torch', **kwargs):
+        if torch.cuda.is_available() or init_backend != 'torch':
+            return original(backend, init_backend=init_backend, **kwargs)
+        if backend != 'gloo':
+            raise ValueError(f'distributed backend {backend!r} needs GPUs; on CPUs set '
+                             f'env_cfg.dist_cfg.backend="gloo"')
+        torch.distributed.init_process_group(backend=backend, **kwargs)
+
+    _init_dist_pytorch.__compat_shim__ = True
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+
+    from mmengine.model import MMDistributedDataParallel
+    ddp_init = MMDistributedDataParallel.__init__
+
+    def __init__(self, module, detect_anomalous_params: bool = False, **kwargs):
+        on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+        if on_cpu and not torch.cuda.is_available():
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        ddp_init(self, module=module, detect_anomalous_params=detect_anomalous_params,
+                 **kwargs)
+
+    MMDistributedDataParallel.__init__ = __init__
+
+
 _INSTALLED = False
 
 
 def install() -> None:
-    """Install the three adaptations (idempotent). Called by ``import plugins``."""
+    """Install the adaptations (idempotent). Called by ``import plugins``."""
     global _INSTALLED
     if _INSTALLED:
         return
     _install_mmcv_ops()
     _install_mmdet_utils()
     _install_checkpoint_loader()
+    _install_cpu_dist_launch()
     _INSTALLED = True
