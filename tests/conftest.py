@@ -34,5 +34,5 @@ def mpii_tiny(tmp_path_factory) -> str:
     """A small embedded MPII-style data set, generated once per session."""
     from plugins.datasets import DATA_GENERATORS
     out = str(tmp_path_factory.mktemp('mpii_tiny'))
-    DATA_GENERATORS.get('mpii_synthetic')(out, seed=0, num_train=96, num_val=32)
+    DATA_GENERATORS.get('mpii_synthetic')(out, seed=0, num_train=192, num_val=32)
     return out
