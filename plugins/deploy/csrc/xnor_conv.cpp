@@ -179,22 +179,64 @@ MicroKernel* kernels_for(int isa) {
   }
 }
 
-// Pack sign bits of x[n, g*Cg:(g+1)*Cg, h, :] into xp[w][Cwords].
-void pack_row(const float* x, const Geometry& g, int n, int grp, int h, uint64_t* xp,
-              uint64_t* tmp) {
+// Pack sign bits of x[n, g*Cg:(g+1)*Cg, h, :] into xp[w][Cwords]. Inlined into one wrapper
+// per ISA below, so that GCC vectorises the channel loop with that ISA's registers.
+__attribute__((always_inline)) inline void pack_row_body(const float* x, const Geometry& g,
+                                                         int n, int grp, int h, uint64_t* xp,
+                                                         uint64_t* tmp) {
   const int64_t HW = (int64_t)g.H * g.W;
+  const int W = g.W;
   for (int j = 0; j < g.Cwords; ++j) {
-    std::memset(tmp, 0, sizeof(uint64_t) * g.W);
+    for (int w = 0; w < W; ++w) tmp[w] = 0;
     int nb = std::min(64, g.Cg - j * 64);
     for (int b = 0; b < nb; ++b) {
       int c = grp * g.Cg + j * 64 + b;
-      const float* row = x + ((int64_t)n * g.C + c) * HW + (int64_t)h * g.W;
-      const uint32_t* u = reinterpret_cast<const uint32_t*>(row);  // sign bit, as copysign
-      for (int w = 0; w < g.W; ++w) tmp[w] |= static_cast<uint64_t>((u[w] >> 31) ^ 1u) << b;
+      const uint32_t* u = reinterpret_cast<const uint32_t*>(x + ((int64_t)n * g.C + c) * HW +
+                                                            (int64_t)h * W);
+      for (int w = 0; w < W; ++w) tmp[w] |= static_cast<uint64_t>(u[w] >> 31) << b;
     }
-    for (int w = 0; w < g.W; ++w) xp[(int64_t)w * g.Cwords + j] = tmp[w];
+    // the sign bit is 1 for negatives: invert the used bits (bit 1 = +1, like copysign)
+    const uint64_t used = nb == 64 ? ~0ULL : ((1ULL << nb) - 1);
+    for (int w = 0; w < W; ++w) xp[(int64_t)w * g.Cwords + j] = tmp[w] ^ used;
   }
 }
+
+void pack_row_portable(const float* x, const Geometry& g, int n, int grp, int h, uint64_t* xp,
+                       uint64_t* tmp) {
+  pack_row_body(x, g, n, grp, h, xp, tmp);
+}
+__attribute__((target("avx2"))) void pack_row_avx2(const float* x, const Geometry& g, int n,
+                                                   int grp, int h, uint64_t* xp, uint64_t* tmp) {
+  pack_row_body(x, g, n, grp, h, xp, tmp);
+}
+__attribute__((target("avx512f"))) void pack_row_avx512(const float* x, const Geometry& g, int n,
+                                                        int grp, int h, uint64_t* xp,
+                                                        uint64_t* tmp) {
+  pack_row_body(x, g, n, grp, h, xp, tmp);
+}
+// dst[ow] = (nvalid[ow] - 2 * t[ow * LANES]) * sc + bs: strided int64 reads (gathers)
+__attribute__((always_inline)) inline void finish_body(float* dst, const int64_t* t,
+                                                       const int32_t* nvalid, int OW, float sc,
+                                                       float bs) {
+  for (int ow = 0; ow < OW; ++ow)
+    dst[ow] = static_cast<float>(nvalid[ow] - 2 * static_cast<int32_t>(t[ow * LANES])) * sc + bs;
+}
+void finish_portable(float* dst, const int64_t* t, const int32_t* nv, int OW, float sc,
+                     float bs) {
+  finish_body(dst, t, nv, OW, sc, bs);
+}
+__attribute__((target("avx2"))) void finish_avx2(float* dst, const int64_t* t, const int32_t* nv,
+                                                 int OW, float sc, float bs) {
+  finish_body(dst, t, nv, OW, sc, bs);
+}
+__attribute__((target("avx512f,avx512dq"))) void finish_avx512(float* dst, const int64_t* t,
+                                                               const int32_t* nv, int OW,
+                                                               float sc, float bs) {
+  finish_body(dst, t, nv, OW, sc, bs);
+}
+using Finish = void (*)(float*, const int64_t*, const int32_t*, int, float, float);
+
+using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*);
 
 }  // namespace
 
@@ -237,6 +279,8 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
   g.Kwords = (g.Kbits + 63) / 64;
   g.OB = (g.Og + LANES - 1) / LANES;
   MicroKernel* mk = kernels_for(isa);
+  Finish finish = isa == 3 ? finish_avx512 : isa == 2 ? finish_avx2 : finish_portable;
+  PackRow pack_row = isa == 3 ? pack_row_avx512 : isa == 2 ? pack_row_avx2 : pack_row_portable;
   if (nthreads <= 0) nthreads = 1;
 
   // 1) pack the input signs: xp[n][grp][h][w][Cwords]
@@ -262,8 +306,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
     std::vector<uint64_t> Bbuf((int64_t)OW * g.Kwords);
     std::vector<uint64_t> padmask(OW);
     std::vector<int32_t> nvalid(OW);
-    std::vector<int64_t> acc(PMAX * LANES);
-    std::vector<int64_t> tile((int64_t)LANES * OW);
+    std::vector<int64_t> tile((int64_t)LANES * (OW + PMAX));
     int64_t built = -1;
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < rows_out * g.OB; ++it) {
@@ -308,9 +351,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
         int P = std::min(PMAX, OW - ow0);
         const uint64_t* Bp[PMAX];
         for (int p = 0; p < P; ++p) Bp[p] = Bbuf.data() + (int64_t)(ow0 + p) * g.Kwords;
-        mk[P](wblk, Bp, g.Kwords, acc.data());
-        for (int p = 0; p < P; ++p)  // transpose into the row tile (lane-major)
-          for (int l = 0; l < nl; ++l) tile[(int64_t)l * OW + ow0 + p] = acc[p * LANES + l];
+        mk[P](wblk, Bp, g.Kwords, tile.data() + (int64_t)ow0 * LANES);  // tile[ow][lane]
       }
       // finish one contiguous output row per channel (writing across channels inside the
       // position loop would hit addresses OH*OW*4 bytes apart: cache-set conflicts)
@@ -318,15 +359,16 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
         int o = grp * g.Og + o0 + l;
         const int32_t* tp = tap_pop + (int64_t)o * g.taps;
         const float sc = scale ? scale[o] : 1.f, bs = bias ? bias[o] : 0.f;
-        const int64_t* t = tile.data() + (int64_t)l * OW;
         float* dst = out + ((int64_t)n * O + o) * OHW + (int64_t)oh * OW;
-        for (int ow = 0; ow < OW; ++ow) {
-          int64_t pc = t[ow];
-          for (uint64_t m = padmask[ow]; m; m &= m - 1) pc -= tp[__builtin_ctzll(m)];
-          float v = static_cast<float>(nvalid[ow] - 2 * pc);
-          if (scale) v *= sc;
-          if (bias) v += bs;
-          dst[ow] = v;
+        const int64_t* t = tile.data() + l;
+        finish(dst, t, nvalid.data(), OW, sc, bs);
+        for (int ow = 0; ow < OW; ++ow) {  // zero padding: remove the padded taps' weights
+          uint64_t m = padmask[ow];
+          if (!m) continue;
+          int64_t corr = 0;
+          for (; m; m &= m - 1) corr += tp[__builtin_ctzll(m)];
+          dst[ow] = static_cast<float>(nvalid[ow] - 2 * (t[(int64_t)ow * LANES] - corr)) * sc +
+                    bs;
         }
       }
     }
