@@ -103,6 +103,48 @@ def run(args: argparse.Namespace) -> list:
     return rows
 
 
+def breakdown(args: argparse.Namespace) -> str:
+    """Time the stages of the sequential CP conv (NCHW input) against the dense conv.
+
+    Returns a table of ms, MACs and achieved GMAC/s per stage: how far each stage is from the
+    dense conv's throughput explains the gap between the measured speed-up and the FLOP limit.
+    """
+    import torch.nn.functional as F
+
+    from plugins.tensor.factorized_conv import gemm_channel_mix
+    lines = ['| shape | stage | ms | MMACs | GMAC/s |', '|---|---|---|---|---|']
+    for channels, size, batch in SHAPES:
+        layers = build(channels, args.ratio)
+        seq, dense = layers['seq'], layers['dense']
+        r, p = seq.rank, batch * size * size
+        x = torch.randn(batch, channels, size, size)
+        with torch.no_grad():
+            y = gemm_channel_mix(x, seq.factor_in, channels_last=True)
+            kernel = seq.depthwise_kernel()
+            z = F.conv2d(y, kernel, padding=1, groups=r)
+            stages = {
+                'dense conv': (lambda: dense(x), p * channels * channels * 9),
+                '1x1 in (GEMM)': (lambda: gemm_channel_mix(x, seq.factor_in, True),
+                                  p * channels * r),
+                'depthwise rank-1 3x3': (lambda: F.conv2d(y, kernel, padding=1, groups=r),
+                                         p * r * 9),
+                '1x1 out (GEMM)': (lambda: gemm_channel_mix(z, seq.factor_out.t(), False),
+                                   p * r * channels),
+                'whole CP layer': (lambda: seq(x), seq.cost((x, ), x).flops),
+            }
+            times = {k: [] for k in stages}
+            for _ in range(args.reps):
+                for name, (fn, _) in stages.items():
+                    t0 = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - t0)
+        for name, (_, macs) in stages.items():
+            ms = sorted(times[name])[len(times[name]) // 2] * 1e3
+            lines.append(f'| {channels}ch {size}x{size} b{batch} | {name} | {ms:.2f} | '
+                         f'{macs / 1e6:.0f} | {macs / ms / 1e6:.1f} |')
+    return '\n'.join(lines)
+
+
 def markdown(rows: list) -> str:
     names = list(rows[0]['ms'])
     head = ('| shape | pass | CP rank (params) | FLOP limit | ' +
@@ -124,12 +166,17 @@ def main(argv=None) -> None:
     parser.add_argument('--reps', type=int, default=15, help='interleaved repetitions')
     parser.add_argument('--ratio', type=float, default=0.1, help='CP parameter ratio')
     parser.add_argument('--threads', type=int, default=2, help='torch threads')
+    parser.add_argument('--breakdown', action='store_true',
+                        help='also time the stages of the sequential CP conv')
     args = parser.parse_args(argv)
     if args.quick:
         args.reps = 5
     print(f'torch {torch.__version__}, {args.threads} threads, {args.reps} interleaved reps, '
           f'medians')
     print(markdown(run(args)))
+    if args.breakdown:
+        print()
+        print(breakdown(args))
 
 
 if __name__ == '__main__':

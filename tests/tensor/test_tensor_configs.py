@@ -1,0 +1,40 @@
+"""The factorised convs as a config choice in stock MMPose models and in our configs."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpose.registry import MODELS
+
+import plugins  # noqa: F401
+from plugins.tensor import CPConv, TNet, TuckerConv
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.mark.parametrize('conv_cfg,cls', [(dict(type='CPConv', rank=0.25), CPConv),
+                                          (dict(type='TuckerConv', rank=0.5), TuckerConv)])
+def test_stock_mmpose_resnet_takes_factorised_convs(conv_cfg, cls):
+    init_default_scope('mmpose')
+    net = MODELS.build(dict(type='ResNet', depth=18, base_channels=8, out_indices=(3, ),
+                            conv_cfg=conv_cfg))
+    net.init_weights()
+    assert isinstance(net.layer1[0].conv1, cls)
+    out = net(torch.randn(2, 3, 32, 32))
+    assert out[-1].shape == (2, 64, 1, 1) and torch.isfinite(out[-1]).all()
+
+
+@pytest.mark.parametrize('name,ratio', [('tnet_mpii', 0.3), ('tnet_c010_mpii', 0.1),
+                                        ('tnet_c005_mpii', 0.05), ('tnet_dense_mpii', None)])
+def test_tnet_configs_build_with_their_ratio(name, ratio):
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/pose', f'{name}.py'))
+    model = MODELS.build(cfg.model)
+    assert isinstance(model.backbone, TNet)
+    assert (model.backbone.ranks is None) == (ratio is None)
+    dense = 2 * 3 * 3 * 2 * 64 * 64 * 9
+    if ratio is None:
+        assert model.backbone.tensor_params() == dense
+    else:
+        assert ratio * 0.8 * dense <= model.backbone.tensor_params() <= ratio * dense
