@@ -34,5 +34,10 @@ class SoftGatedSkip(nn.Module):
                              f'{x.shape[1]} (input shape {tuple(x.shape)})')
         return x * self.alpha.view(1, -1, *([1] * (x.dim() - 2)))
 
+    def cost(self, inputs: tuple, output: Tensor):
+        """One real multiply per element, ``C`` real parameters (complexity protocol)."""
+        from plugins.analysis import LayerCost
+        return LayerCost(flops=output.numel(), real_params=self.channels)
+
     def extra_repr(self) -> str:
         return f'channels={self.channels}'
