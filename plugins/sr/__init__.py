@@ -9,7 +9,7 @@ loss (alpha = 1, beta = 0.05), trained with one optimiser per network
 (:class:`SubnetOptimWrapperConstructor`). See docs/sr.md.
 """
 from . import faces_synthetic  # noqa: F401  (registers the 'faces_sr_synthetic' generator)
-from .checkpoint import load_submodule_weights, resolve_checkpoint
+from .checkpoint import load_submodule_weights, load_trained_generator, resolve_checkpoint
 from .degradations import DegradationParams, degrade, sample_degradation
 from .discriminator import SRDiscriminator
 from .distribution_distance import FrechetDistanceMetric, frechet_distance, patch_features
@@ -37,5 +37,6 @@ __all__ = [
     'DegradationParams', 'degrade', 'sample_degradation', 'PairedImageMetric', 'psnr', 'ssim',
     'FrechetDistanceMetric', 'frechet_distance', 'patch_features', 'SRSampleGridHook',
     'SRNumThreadsHook',
-    'side_by_side', 'tile_rows', 'load_submodule_weights', 'resolve_checkpoint'
+    'side_by_side', 'tile_rows', 'load_submodule_weights', 'resolve_checkpoint',
+    'load_trained_generator'
 ]

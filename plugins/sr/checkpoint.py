@@ -13,11 +13,12 @@ import os.path as osp
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
-__all__ = ['resolve_checkpoint', 'load_submodule_weights']
+__all__ = ['resolve_checkpoint', 'load_submodule_weights', 'load_trained_generator']
 
 
 def resolve_checkpoint(path: str) -> str:
-    """A checkpoint file, or a work dir whose ``last_checkpoint`` file names one.
+    """A checkpoint file, or a work dir whose ``last_checkpoint`` file names one (looked up in
+    the work dir itself when the recorded path no longer exists, e.g. after a copy).
 
     Raises:
         FileNotFoundError: neither a file nor a work dir with a ``last_checkpoint`` record.
@@ -29,7 +30,10 @@ def resolve_checkpoint(path: str) -> str:
             raise FileNotFoundError(f'work dir {path} has no last_checkpoint record (has the '
                                     f'training run saved a checkpoint yet?)')
         with open(record) as f:
-            path = f.read().strip()
+            recorded = f.read().strip()
+        # the record holds the path at training time; follow it into a moved/copied work dir
+        moved = osp.join(path, osp.basename(recorded))
+        path = recorded if osp.isfile(recorded) or not osp.isfile(moved) else moved
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path} does not exist; train the first stage first '
                                 f'(e.g. python tools/train.py configs/sr/high_to_low_faces64.py) '
@@ -65,3 +69,22 @@ def load_submodule_weights(module: nn.Module, checkpoint: str, prefix: str = 'ge
                          f'{type(module).__name__}: the network config differs from the one that '
                          f'was trained ({str(err).splitlines()[0]} ...)') from err
     return path
+
+
+def load_trained_generator(config: str, checkpoint: str) -> nn.Module:
+    """Build ``model.generator`` of a stage config and fill it from a checkpoint of that stage.
+
+    Args:
+        config: path of the stage config (``configs/sr/*.py``).
+        checkpoint: ``.pth`` file or work dir of a run of that config.
+
+    Returns:
+        the generator, in eval mode.
+    """
+    from mmengine.config import Config
+    from mmengine.registry import MODELS
+
+    cfg = Config.fromfile(config)
+    generator = MODELS.build(cfg.model.generator)
+    load_submodule_weights(generator, checkpoint, 'generator.')
+    return generator.eval()

@@ -36,6 +36,8 @@ class HighToLowGenerator(nn.Module):
         conv_cfg, norm_cfg, act_cfg: mmcv configs of the residual blocks.
         spectral_norm: spectrally normalise every conv/linear layer (the paper uses it on the
             discriminators; off by default here).
+        pooled_skip: add the average-pooled input to the output, so the network learns the
+            degradation as a residual (off in the paper; useful for short training runs).
     """
 
     def __init__(self,
@@ -49,7 +51,8 @@ class HighToLowGenerator(nn.Module):
                  conv_cfg: dict | None = None,
                  norm_cfg: dict | None = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
-                 spectral_norm: bool = False) -> None:
+                 spectral_norm: bool = False,
+                 pooled_skip: bool = False) -> None:
         super().__init__()
         if in_size % (2**num_down) != 0:
             raise ValueError(f'in_size={in_size} must be divisible by 2**num_down={2**num_down}')
@@ -60,6 +63,7 @@ class HighToLowGenerator(nn.Module):
                              f'and {blocks_per_group}')
         self.in_size, self.in_channels, self.noise_dim = in_size, in_channels, noise_dim
         self.scale = 2**(num_down - num_up)
+        self.pooled_skip = pooled_skip
         self.noise_fc = nn.Linear(noise_dim, in_size * in_size) if noise_dim else None
         self.conv_in = nn.Conv2d(in_channels + (1 if noise_dim else 0), channels, 3, padding=1)
 
@@ -99,8 +103,11 @@ class HighToLowGenerator(nn.Module):
                 raise ValueError(f'expected noise ({x.shape[0]}, {self.noise_dim}), got '
                                  f'{tuple(z.shape)}')
             noise_map = self.noise_fc(z).view(x.shape[0], 1, self.in_size, self.in_size)
-            x = torch.cat([x, noise_map], dim=1)
-        return self.conv_out(self.body(self.conv_in(x)))
+            inputs = torch.cat([x, noise_map], dim=1)
+        else:
+            inputs = x
+        out = self.conv_out(self.body(self.conv_in(inputs)))
+        return out + self.pooled_input(x) if self.pooled_skip else out
 
     def pooled_input(self, x: torch.Tensor) -> torch.Tensor:
         """The target of the pixel loss: ``x`` average-pooled by ``scale`` (B, C, H/s, W/s)."""

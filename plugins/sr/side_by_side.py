@@ -56,6 +56,7 @@ def side_by_side(lr: torch.Tensor, sr: torch.Tensor, hr: torch.Tensor | None = N
     if lr.shape[0] != sr.shape[0]:
         raise ValueError(f'lr and sr batch sizes differ: {lr.shape[0]} vs {sr.shape[0]}')
     bicubic = F.interpolate(lr, size=sr.shape[-2:], mode='bicubic', align_corners=False)
-    columns = [lr, bicubic.clamp(0, 1), sr, *extra] + ([hr] if hr is not None else [])
+    nearest = F.interpolate(lr, size=sr.shape[-2:], mode='nearest')
+    columns = [nearest, bicubic.clamp(0, 1), sr, *extra] + ([hr] if hr is not None else [])
     rows = [torch.stack([c[i] for c in columns]) for i in range(lr.shape[0])]
     return tile_rows(rows, size=max(sr.shape[-2:]), pad=pad)

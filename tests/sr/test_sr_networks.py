@@ -87,3 +87,17 @@ def test_wrong_input_sizes_are_named():
         g(torch.rand(1, 3, 64, 64), torch.randn(1, 5))
     with pytest.raises(ValueError, match='16'):
         SRDiscriminator(16, channels=8)(torch.rand(1, 3, 64, 64))
+
+
+def test_global_skips_reduce_to_pooling_and_bicubic():
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    g = HighToLowGenerator(channels=4, noise_dim=4, blocks_per_group=1, pooled_skip=True)
+    torch.nn.init.zeros_(g.conv_out[1].weight)
+    torch.nn.init.zeros_(g.conv_out[1].bias)
+    assert torch.allclose(g(x), torch.nn.functional.avg_pool2d(x, 4))
+    up = LowToHighGenerator(channels=4, blocks_per_group=(1, 0, 0), bicubic_skip=True)
+    torch.nn.init.zeros_(up.body[-1].weight)
+    torch.nn.init.zeros_(up.body[-1].bias)
+    lr = torch.rand(1, 3, 8, 8)
+    expected = torch.nn.functional.interpolate(lr, scale_factor=4, mode='bicubic')
+    assert torch.allclose(up(lr), expected, atol=1e-6)

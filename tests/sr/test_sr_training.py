@@ -1,6 +1,10 @@
 """A few iterations of both SR stages through mmengine's Runner, from the shipped configs."""
 import copy
+import importlib.util
 import os.path as osp
+
+import cv2
+import numpy as np
 
 import pytest
 import torch
@@ -85,11 +89,18 @@ def test_stage1_updates_both_networks_and_writes_outputs(stage1):
     assert metrics is not None and metrics.current() >= 0
 
 
-def test_stage2_loads_stage1_generator_and_trains(stage1, data_root, tmp_path):
-    runner1, work_dir1 = stage1
-    cfg = _cfg('low_to_high_faces64', data_root, str(tmp_path / 'lh'))
+@pytest.fixture(scope='module')
+def stage2(stage1, data_root, tmp_path_factory):
+    _, work_dir1 = stage1
+    work_dir = str(tmp_path_factory.mktemp('lh'))
+    cfg = _cfg('low_to_high_faces64', data_root, work_dir)
     cfg.model.degrader_checkpoint = work_dir1  # the work dir: its last_checkpoint is followed
-    runner = _train(cfg)
+    return _train(cfg), work_dir
+
+
+def test_stage2_loads_stage1_generator_and_trains(stage1, stage2):
+    runner1, work_dir1 = stage1
+    runner, _ = stage2
     model = runner.model
     assert model.degrader_loaded_from == osp.join(work_dir1, 'iter_3.pth')
     trained = runner1.model.generator.state_dict()
@@ -97,6 +108,39 @@ def test_stage2_loads_stage1_generator_and_trains(stage1, data_root, tmp_path):
         assert torch.equal(value, trained[key]), key  # stage-1 weights, untouched by stage 2
     assert not any(p.requires_grad for p in model.degrader.parameters())
     assert runner.message_hub.get_scalar('val/lh/psnr').current() > 0
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', 'sr', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_super_resolve_tool_converts_and_rejects(stage2, tmp_path):
+    _, work_dir = stage2
+    config = osp.join(work_dir, 'low_to_high_faces64.py')  # the run's config, dumped by Runner
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / 'grey.png'), np.full((16, 16), 90, np.uint8))
+    cv2.imwrite(str(inputs / 'rgba.png'), np.full((20, 24, 4), 200, np.uint8))
+    tool = _tool('super_resolve')
+    out = tool.main([config, work_dir, str(inputs), str(tmp_path / 'out'),
+                     '--side-by-side', str(tmp_path / 'sbs.png')])
+    shapes = sorted(cv2.imread(p).shape for p in out)
+    assert shapes == [(64, 64, 3), (80, 96, 3)]
+    assert (tmp_path / 'sbs.png').is_file()
+    out = tool.main([config, work_dir, str(inputs), str(tmp_path / 'out16'), '--lr-size', '16'])
+    assert all(cv2.imread(p).shape == (64, 64, 3) for p in out)
+    with pytest.raises(ValueError, match='smaller than the required 32x32'):
+        tool.main([config, work_dir, str(inputs), str(tmp_path / 'o'), '--lr-size', '32'])
+    cv2.imwrite(str(inputs / 'tiny.png'), np.zeros((3, 3, 3), np.uint8))
+    with pytest.raises(ValueError, match='at least 4 px'):
+        tool.main([config, work_dir, str(inputs), str(tmp_path / 'o2')])
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(ValueError, match='is empty'):
+        tool.main([config, work_dir, str(empty), str(tmp_path / 'o3')])
 
 
 def test_bicubic_baseline_config_trains(data_root, tmp_path):
