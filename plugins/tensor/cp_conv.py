@@ -20,7 +20,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 
 from .decompose import cp_decompose
-from .factorized_conv import CONV_FN, FactorizedConvNd, cp_to_tensor
+from .factorized_conv import CONV_FN, FactorizedConvNd, cp_to_tensor, gemm_channel_mix
 from .ranks import cp_rank
 
 
@@ -70,7 +70,6 @@ class CPConv(FactorizedConvNd):
                 param.copy_(value)
 
     def _forward_factorized(self, x: torch.Tensor) -> torch.Tensor:
-        from .factorized_conv import gemm_channel_mix
         y = gemm_channel_mix(x, self.factor_in, channels_last=True)  # (N, R, *S), chan-last
         y = CONV_FN[self.dim](y, self.depthwise_kernel(), None, groups=self.rank,
                               **self._conv_kwargs())

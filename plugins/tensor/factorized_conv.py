@@ -130,6 +130,9 @@ class FactorizedConvNd(nn.Module):
         self.dilation = ntuple(dilation, dim, 'dilation', name)
         self.groups = 1
         self.padding_mode = padding_mode
+        # attributes mmcv's ConvModule copies from its conv
+        self.transposed = False
+        self.output_padding = (0, ) * dim
         self.implementation = check_implementation(implementation)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self._build(rank)
@@ -231,17 +234,13 @@ class FactorizedConvNd(nn.Module):
             ValueError: ``conv`` is not a dense ``nn.ConvNd`` of the layer's dimension, or is
                 grouped.
         """
-        allowed = {DENSE_CONV[d]: d for d in DENSE_CONV}
-        if type(conv) not in allowed and not isinstance(conv, nn.modules.conv._ConvNd):
+        if not isinstance(conv, tuple(DENSE_CONV.values())):
             raise ValueError(f'{cls.__name__}.from_conv expects an nn.Conv1d/2d/3d, got '
                              f'{type(conv).__name__}')
         dim = conv.weight.dim() - 2
         if cls._fixed_dim is not None and dim != cls._fixed_dim:
             raise ValueError(f'{cls.__name__}.from_conv: got a {dim}-D convolution (kernel '
                              f'{tuple(conv.kernel_size)}); allowed: a {cls._fixed_dim}-D one')
-        if isinstance(conv, nn.modules.conv._ConvTransposeNd):
-            raise ValueError(f'{cls.__name__}.from_conv: transposed convolutions are not '
-                             f'supported, got {type(conv).__name__}')
         extra = {} if cls._fixed_dim is not None else dict(dim=dim)
         layer = cls(conv.in_channels, conv.out_channels, tuple(conv.kernel_size),
                     stride=tuple(conv.stride), padding=conv.padding,

@@ -38,3 +38,12 @@ def test_tnet_configs_build_with_their_ratio(name, ratio):
         assert model.backbone.tensor_params() == dense
     else:
         assert ratio * 0.8 * dense <= model.backbone.tensor_params() <= ratio * dense
+
+
+def test_mmcv_conv_module_wraps_a_factorised_conv():
+    from mmcv.cnn import ConvModule
+    module = ConvModule(4, 6, 3, padding=1, conv_cfg=dict(type='CPConv', rank=3),
+                        norm_cfg=dict(type='BN'))
+    module.init_weights()
+    assert isinstance(module.conv, CPConv) and module.conv.rank == 3
+    assert module(torch.randn(2, 4, 5, 5)).shape == (2, 6, 5, 5)
