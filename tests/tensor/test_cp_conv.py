@@ -129,3 +129,15 @@ def test_bad_input_and_conv_dimension():
     with pytest.raises(ValueError, match='got a 3-D convolution.*allowed: a 2-D one'):
         CPConv2d.from_conv(nn.Conv3d(2, 2, 3), rank=2)
     assert CPConv.from_conv(nn.Conv3d(2, 2, 3), rank=2).dim == 3
+
+
+def test_als_recovers_a_low_rank_kernel():
+    torch.manual_seed(0)
+    factors = [torch.randn(s, 2) for s in (6, 5, 3, 3)]
+    with tl.backend_context('pytorch'):
+        kernel = tl.cp_to_tensor((torch.ones(2), factors))
+    conv = nn.Conv2d(5, 6, 3, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(kernel)
+    layer = CPConv2d.from_conv(conv, rank=2)
+    assert (layer.reconstruct() - kernel).norm() / kernel.norm() < 1e-3
