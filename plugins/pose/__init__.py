@@ -9,13 +9,16 @@ from .gated_skip import SoftGatedSkip
 from .hourglass import HourglassModule, StackedHourglass
 from .hpm import HPMBlock
 from .hybrid import HybridHourglassModule
+from .iou_metric import PartIoU, confusion_matrix, iou_from_confusion
 from .layers import PreActConv, Shortcut
 from .multi_stack_head import MultiStackHeatmapHead
+from .segmentation import FacePartSegmentor, MultiStackSegHead
 from .registry import HOURGLASS_MODULES, POSE_BLOCKS, build_block, build_hourglass_module
 
 __all__ = [
     'PreActBottleneck', 'HPMBlock', 'SoftGatedSkip', 'PreActConv', 'Shortcut',
     'HourglassModule', 'HybridHourglassModule', 'StackedHourglass',
     'MultiStackHeatmapHead', 'POSE_BLOCKS', 'HOURGLASS_MODULES', 'build_block',
-    'build_hourglass_module'
+    'build_hourglass_module', 'MultiStackSegHead', 'FacePartSegmentor', 'PartIoU',
+    'confusion_matrix', 'iou_from_confusion'
 ]
