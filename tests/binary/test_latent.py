@@ -49,3 +49,14 @@ def test_rank_too_large_names_maximum():
         build_latent(dict(type='CP', rank=1000), (6, 4, 3, 3))
     with pytest.raises(KeyError, match="'QR'.*SVD"):
         build_latent(dict(type='QR', rank=2), (6, 4, 3, 3))
+
+
+@pytest.mark.parametrize('kind,rank', [('SVD', 0.5), ('Tucker', (2, 2, 3, 3)), ('CP', 3)])
+def test_latent_layer_from_config_round_trips_checkpoint(kind, rank):
+    from mmcv.cnn import build_conv_layer
+    cfg = dict(type='BinaryConv2d', scale='xnor', latent=dict(type=kind, rank=rank))
+    a = build_conv_layer(cfg, 4, 6, 3, padding=1)
+    b = build_conv_layer(cfg, 4, 6, 3, padding=1)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(1, 4, 5, 5)
+    assert torch.equal(a(x), b(x))
