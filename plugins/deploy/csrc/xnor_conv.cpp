@@ -290,7 +290,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
 #pragma omp parallel num_threads(nthreads)
   {
     std::vector<uint64_t> tmp(W);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
     for (int64_t r = 0; r < rows_in; ++r) {
       int h = r % H, grp = (r / H) % G, n = r / ((int64_t)H * G);
       pack_row(x, g, n, grp, h, xp.data() + (int64_t)(n * G + grp) * plane +
@@ -301,6 +301,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
   // 2) per output row: gather windows into B[ow][Kwords], then popcount GEMM per weight block
   const int64_t rows_out = (int64_t)N * G * OH;
   const int64_t OHW = (int64_t)OH * OW;
+  const int chunk = rows_out >= 4 * nthreads ? g.OB : 1;
 #pragma omp parallel num_threads(nthreads)
   {
     std::vector<uint64_t> Bbuf((int64_t)OW * g.Kwords);
@@ -308,7 +309,9 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
     std::vector<int32_t> nvalid(OW);
     std::vector<int64_t> tile((int64_t)LANES * (OW + PMAX));
     int64_t built = -1;
-#pragma omp for schedule(static)
+    // dynamic: on a shared machine a preempted thread does not hold up the others; a chunk
+    // of OB items is one output row (its window gather is reused) unless rows are few
+#pragma omp for schedule(dynamic, chunk)
     for (int64_t it = 0; it < rows_out * g.OB; ++it) {
       int64_t row = it / g.OB;
       int ob = it % g.OB;
