@@ -32,13 +32,24 @@ def _pair(v) -> Tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+_DEFAULT_ISA: Optional[int] = None
+
+
+def _f32(t: Tensor) -> Tensor:
+    return t if t.dtype == torch.float32 and t.is_contiguous() else \
+        t.detach().float().contiguous()
+
+
 def _isa(isa: Optional[int]) -> int:
+    """The explicit ``isa``, else ``$PLUGINS_DEPLOY_ISA``, else the widest the CPU has (the
+    default is resolved once per process)."""
+    global _DEFAULT_ISA
     if isa is not None:
         return int(isa)
-    forced = os.environ.get('PLUGINS_DEPLOY_ISA')
-    if forced is not None:
-        return int(forced)
-    return load_library().bnn_best_isa()
+    if _DEFAULT_ISA is None:
+        forced = os.environ.get('PLUGINS_DEPLOY_ISA')
+        _DEFAULT_ISA = int(forced) if forced is not None else load_library().bnn_best_isa()
+    return _DEFAULT_ISA
 
 
 def activation_factor(x: Tensor, kernel_size, stride, padding, dilation) -> Tensor:
@@ -221,6 +232,38 @@ class PackedBinaryConv2d(nn.Module):
             self._cache_key = key
         return self._wt, self._tap_pop
 
+    def _kernel_forward(self, x: Tensor, fuse: bool) -> Tensor:
+        """The common case without argument checks (the geometry was checked at build time):
+        one ctypes call. Falls back to :func:`xnor_conv2d` for unusual inputs."""
+        if x.dtype != torch.float32 or x.dim() != 4 or x.device.type != 'cpu' or \
+                x.shape[1] != self.in_channels:
+            return xnor_conv2d(x, *self._kernel_buffers(), self.out_channels, self.kernel_size,
+                               self.stride, self.padding, self.dilation, self.groups,
+                               self.pad_value,
+                               scale=self.scale if fuse and self.scale is not None else None,
+                               bias=self.bias if fuse else None)
+        wt, tp = self._kernel_buffers()
+        x = x.detach().contiguous()
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        if oh <= 0 or ow <= 0:
+            raise ValueError(f'input {tuple(x.shape)} is too small for kernel {(kh, kw)}, '
+                             f'padding {(ph, pw)}, dilation {(dh, dw)}')
+        sc = _f32(self.scale) if fuse and self.scale is not None else None
+        bs = _f32(self.bias) if fuse and self.bias is not None else None
+        out = torch.empty(n, self.out_channels, oh, ow)
+        rc = load_library().bnn_conv2d(
+            x.data_ptr(), n, c, h, w, wt.data_ptr(), tp.data_ptr(), self.out_channels,
+            self.groups, kh, kw, sh, sw, ph, pw, dh, dw, self.pad_value,
+            None if sc is None else sc.data_ptr(), None if bs is None else bs.data_ptr(),
+            out.data_ptr(), oh, ow, torch.get_num_threads(), _isa(None))
+        if rc != 0:
+            raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}) for {self}')
+        return out
+
     def _torch_forward(self, x: Tensor) -> Tensor:
         xs = torch.copysign(torch.ones((), dtype=torch.float32), x.float())
         ph, pw = self.padding
@@ -231,10 +274,7 @@ class PackedBinaryConv2d(nn.Module):
         channel = self.scale if self.scale_kind == 'channel' else None
         fuse = not self.act_scale and self.scale_kind != 'spatial'
         if self.backend == 'kernel':
-            wt, tp = self._kernel_buffers()
-            y = xnor_conv2d(x, wt, tp, self.out_channels, self.kernel_size, self.stride,
-                            self.padding, self.dilation, self.groups, self.pad_value,
-                            scale=channel if fuse else None, bias=self.bias if fuse else None)
+            y = self._kernel_forward(x, fuse)
         else:
             y = self._torch_forward(x)
             if fuse and channel is not None:

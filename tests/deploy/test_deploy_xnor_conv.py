@@ -96,3 +96,13 @@ def test_errors_name_the_bad_value():
         layer(torch.randn(1, 4, 6, 6))
     with pytest.raises(ValueError, match='too small'):
         layer(torch.randn(1, 4, 2, 2))
+
+
+def test_double_and_channels_last_inputs_take_the_checked_path():
+    torch.manual_seed(5)
+    signs = sign_bit(torch.randn(6, 5, 3, 3))
+    layer = PackedBinaryConv2d.from_signs(signs, scale=torch.rand(6), padding=1)
+    x = torch.randn(1, 5, 6, 6)
+    ref = layer(x)
+    torch.testing.assert_close(layer(x.double()), ref)
+    torch.testing.assert_close(layer(x.to(memory_format=torch.channels_last)), ref)
