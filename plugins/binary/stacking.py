@@ -9,6 +9,13 @@ Config::
                          stacks=['backbone.stacks.0', 'backbone.stacks.1'],
                          milestones=[0, 40], by='epoch', freeze_earlier=True)]
 
+A stack may span several modules: give a list of patterns per stack, or ``templates`` with a
+``{k}`` placeholder and ``num_stacks`` (for ``StackedHourglass`` of ``plugins.pose``)::
+
+    dict(type='StackFreezeHook', num_stacks=2, milestones=[0, 40],
+         templates=['backbone.hourglasses.{k}', 'backbone.features.{k}',
+                    'backbone.heatmaps.{k}', 'backbone.merge_*.{k}'])
+
 At ``t`` (epoch or iteration) the stage ``k`` is the last milestone ``<= t``; stack ``k`` trains,
 earlier stacks train only if ``freeze_earlier=False``, later stacks are frozen if
 ``freeze_later=True`` (the default). Frozen stacks get ``requires_grad=False`` and, with
@@ -18,7 +25,7 @@ name prefix (``backbone.stacks.0`` matches ``backbone.stacks.0.*``) or fnmatch g
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.hooks import Hook
@@ -29,7 +36,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def _in_stack(name: str, pattern: str) -> bool:
-    return name == pattern or name.startswith(pattern + '.') or fnmatchcase(name, pattern)
+    return (name == pattern or name.startswith(pattern + '.') or fnmatchcase(name, pattern)
+            or fnmatchcase(name, pattern + '.*'))
 
 
 @torch.no_grad()
@@ -54,7 +62,9 @@ class StackFreezeHook(Hook):
     """Train stacks one at a time (see the module docstring).
 
     Args:
-        stacks: one name prefix/glob per stack, in order.
+        stacks: per stack, in order, a name prefix/glob or a list of them.
+        templates: alternative to ``stacks``: patterns with ``{k}``, for ``num_stacks`` stacks.
+        num_stacks: number of stacks for ``templates``.
         milestones: start time of each stack's stage (same length as ``stacks``).
         by: ``'epoch'`` or ``'iter'``.
         freeze_earlier: freeze the stacks before the current one.
@@ -62,10 +72,19 @@ class StackFreezeHook(Hook):
         freeze_norm: keep BatchNorm layers of frozen stacks in eval mode.
     """
 
-    def __init__(self, stacks: Sequence[str], milestones: Optional[Sequence[int]] = None,
-                 by: str = 'epoch', freeze_earlier: bool = True, freeze_later: bool = True,
-                 freeze_norm: bool = True) -> None:
-        self.stacks = list(stacks)
+    def __init__(self, stacks: Optional[Sequence[Union[str, Sequence[str]]]] = None,
+                 milestones: Optional[Sequence[int]] = None, by: str = 'epoch',
+                 freeze_earlier: bool = True, freeze_later: bool = True,
+                 freeze_norm: bool = True, templates: Optional[Sequence[str]] = None,
+                 num_stacks: Optional[int] = None) -> None:
+        if templates is not None:
+            if stacks is not None or not num_stacks:
+                raise ValueError('StackFreezeHook: give either stacks, or templates with '
+                                 'num_stacks')
+            stacks = [[t.format(k=k) for t in templates] for k in range(num_stacks)]
+        if not stacks:
+            raise ValueError('StackFreezeHook: stacks is empty')
+        self.stacks = [(s, ) if isinstance(s, str) else tuple(s) for s in stacks]
         self.milestones = list(milestones) if milestones is not None else list(
             range(len(self.stacks)))
         if len(self.milestones) != len(self.stacks) or not self.stacks:
@@ -96,11 +115,12 @@ class StackFreezeHook(Hook):
         if is_model_wrapper(model):
             model = model.module
         k = self.stage(t)
-        frozen = [self.stacks[i] for i in self.frozen(k)]
+        frozen = [pat for i in self.frozen(k) for pat in self.stacks[i]]
         if k != self._stage:
-            seen = {p: False for p in self.stacks}
+            patterns = [pat for stack in self.stacks for pat in stack]
+            seen = {p: False for p in patterns}
             for name, p in model.named_parameters():
-                hit = [s for s in self.stacks if _in_stack(name, s)]
+                hit = [s for s in patterns if _in_stack(name, s)]
                 for s in hit:
                     seen[s] = True
                 if hit:

@@ -48,3 +48,17 @@ def test_errors_and_copy_stack():
     model = Stacked()
     assert copy_stack(model, 'backbone.stacks.0', 'backbone.stacks.1') == 7
     assert torch.equal(model.backbone.stacks[1][0].weight, model.backbone.stacks[0][0].weight)
+
+
+def test_templates_for_multi_module_stacks():
+    model = nn.Module()
+    model.backbone = nn.Module()
+    model.backbone.hourglasses = nn.ModuleList([nn.Conv2d(2, 2, 1) for _ in range(2)])
+    model.backbone.merge_features = nn.ModuleList([nn.Conv2d(2, 2, 1) for _ in range(2)])
+    hook = HOOKS.build(dict(type='StackFreezeHook', num_stacks=2, milestones=[0, 5],
+                            templates=['backbone.hourglasses.{k}', 'backbone.merge_*.{k}']))
+    hook.apply(model, 5)
+    assert not model.backbone.hourglasses[0].weight.requires_grad
+    assert not model.backbone.merge_features[0].weight.requires_grad
+    assert model.backbone.hourglasses[1].weight.requires_grad
+    assert model.backbone.merge_features[1].weight.requires_grad
