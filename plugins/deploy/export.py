@@ -1,4 +1,5 @@
-"""``export_binary(model)``: swap every trained binary convolution for a packed inference layer.
+"""``export_binary(model)``: swap every trained binary convolution (and binary linear layer) for
+a packed inference layer.
 
 Only layers that are binary at inference (sign activations *and* sign weights,
 ``binary_mix == 1``) are packed; every other module (the real first and last layers, norms,
@@ -20,8 +21,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .packed_conv import PackedBinaryConv2d
+from .packed_linear import PackedBinaryLinear
 
-__all__ = ['export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv']
+__all__ = ['export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv',
+           'is_binary_linear']
 
 
 class PackedWithPostAct(nn.Sequential):
@@ -63,6 +66,24 @@ def is_binary_conv(module: nn.Module) -> bool:
     """True for a 2-D binary conv with the ``BinaryConv2d`` export interface."""
     return (callable(getattr(module, 'export', None)) and hasattr(module, 'binary_weight')
             and isinstance(module, nn.Conv2d))
+
+
+def is_binary_linear(module: nn.Module) -> bool:
+    """True for a binary fully connected layer with the ``BinaryLinear`` export interface."""
+    return (callable(getattr(module, 'export', None)) and hasattr(module, 'binary_weight')
+            and isinstance(module, nn.Linear))
+
+
+def pack_linear(module: nn.Module, backend: str = 'kernel') -> nn.Module:
+    """The packed replacement of one ``BinaryLinear`` (see :func:`pack_layer`)."""
+    spec = module.export()
+    if not spec['binary_acts']:
+        raise ValueError('activations are real (act_quantizer None or Identity): not an '
+                         'XNOR layer')
+    layer = PackedBinaryLinear.from_linear_signs(spec['weight_sign'].float(), spec['scale'],
+                                                 spec['bias'], backend)
+    post_act = spec['post_act']
+    return layer if post_act is None else PackedWithPostAct(layer, copy.deepcopy(post_act))
 
 
 def _same_padding(kernel_size, dilation) -> Tuple[int, int]:
@@ -134,11 +155,11 @@ def export_binary(model: nn.Module, backend: str = 'kernel', strict: bool = Fals
     report = ExportReport() if report is None else report
     for name, module in list(out.named_modules()):
         for child_name, child in list(module.named_children()):
-            if not is_binary_conv(child):
+            if not (is_binary_conv(child) or is_binary_linear(child)):
                 continue
             full = f'{name}.{child_name}' if name else child_name
             try:
-                packed = pack_layer(child, backend)
+                packed = (pack_layer if is_binary_conv(child) else pack_linear)(child, backend)
             except ValueError as e:
                 if strict:
                     raise ValueError(f'{full}: {e}') from e

@@ -137,3 +137,20 @@ def test_binary_resnet_reproduces_eval_outputs(name):
     packed, report = assert_reproduces(model, x)
     assert len(report.packed) == 16
     assert isinstance(packed.fc, nn.Linear) and isinstance(packed.stem[0], nn.Conv2d)
+
+
+@pytest.mark.parametrize('opts', [dict(scale='none'), dict(scale='learned'),
+                                  dict(scale='xnor', post_act=dict(type='ChannelPReLU'))])
+def test_binary_linear_is_packed(opts):
+    from plugins.binary import BinaryLinear
+    from plugins.deploy import PackedBinaryLinear
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(10, 70), nn.BatchNorm1d(70), BinaryLinear(70, 33, **opts),
+                          nn.Linear(33, 3))
+    randomise(model)
+    packed, report = assert_reproduces(model, torch.randn(4, 10))
+    assert report.packed == ['2']
+    assert any(isinstance(m, PackedBinaryLinear) for m in packed.modules())
+    if 'post_act' not in opts:  # (PReLU needs channels in dim 1)
+        x = torch.randn(2, 5, 70)  # any leading shape
+        torch.testing.assert_close(packed[2](x), model[2].eval()(x), rtol=1e-4, atol=1e-4)
