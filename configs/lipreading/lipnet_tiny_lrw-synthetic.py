@@ -14,12 +14,13 @@ model = dict(
     min_frames=29,
     data_preprocessor=dict(type='LipDataPreprocessor', mean=0.5, std=0.2))
 
-max_iters = 500
+max_iters = 1000
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=3e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=30),
     dict(type='CosineAnnealingLR', by_epoch=False, begin=30, end=max_iters, eta_min=1e-5),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=250)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+default_hooks = dict(checkpoint=dict(by_epoch=False))      # iter_<max_iters>.pth

@@ -60,3 +60,9 @@ def test_rotation_by_zero_leaves_image_unchanged():
     rotated, lmk3 = aug(frames, lmk, yaw=-40.0)
     assert np.abs(rotated.astype(int) - frames.astype(int)).mean() > 2
     assert lmk3.shape == lmk.shape
+
+
+def test_unknown_fill_mode():
+    import pytest
+    with pytest.raises(ValueError, match='fill_uncovered must be one of'):
+        PoseAugmenter(MODEL, fill_uncovered='blur')

@@ -1,5 +1,5 @@
 # The embedded talking-mouth word set (plugins/lipreading/synthetic.py), generated with
-#   python tools/generate_data.py lrw_synthetic data/lrw_synthetic   (or tools/lipreading/evidence.py)
+#   python tools/generate_data.py lrw_synthetic --out data/lrw_synthetic   (or tools/lipreading/evidence.py)
 data_root = 'data/lrw_synthetic'
 words = ['ABOUT', 'BETWEEN', 'MONEY', 'PEOPLE', 'THINK', 'WORLD']
 num_frames = 29
