@@ -15,7 +15,15 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 die() { echo "install.sh: ERROR: $*" >&2; exit 1; }
 step() { echo "install.sh: $*"; }
 stamp="$VENV/.installed-$(sha1sum requirements.txt tools/install.sh setup.cfg | sha1sum | cut -c1-12)"
-if [ -f "$stamp" ] && "$VENV/bin/python" -c "import plugins" 2>/dev/null; then
+have_stack() {  # cheap: finds the packages without importing them
+  "$VENV/bin/python" - <<'PY' 2>/dev/null
+import importlib.util, sys
+names = ['torch', 'torchvision', 'mmengine', 'mmcv', 'mmpose', 'xtcocotools', 'timm', 'tltorch',
+         'pytest', 'plugins']
+sys.exit(0 if all(importlib.util.find_spec(n) for n in names) else 1)
+PY
+}
+if [ -f "$stamp" ] && have_stack; then
   step "environment $VENV is up to date (delete $stamp to force a reinstall)"; exit 0
 fi
 start=$(date +%s)
@@ -23,7 +31,7 @@ start=$(date +%s)
   || die "Python >= 3.10 is required (found $($PY --version 2>&1))"
 [ -x "$VENV/bin/python" ] || { step "creating $VENV"; "$PY" -m venv "$VENV" || die "could not create $VENV"; }
 pip() { "$VENV/bin/python" -m pip "$@"; }
-pip install -q --upgrade pip wheel setuptools || die "could not upgrade pip"
+pip install -q --upgrade pip wheel "setuptools<80" || die "could not upgrade pip"
 step "installing the pinned requirements"
 pip install -q -r requirements.txt || die "pip could not install requirements.txt"
 step "building xtcocotools from source against numpy $("$VENV/bin/python" -c 'import numpy; print(numpy.__version__)')"
