@@ -118,3 +118,16 @@ def test_stock_mmpose_resnet_with_binary_conv_cfg():
     assert out[0].shape == (2, 64, 1, 1)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) >= 20 and all(isinstance(m, BinaryConv2d) for m in convs)
+
+
+def test_linear_from_config_round_trips_checkpoint():
+    from mmengine.registry import MODELS
+    cfg = dict(type='BinaryLinear', in_features=6, out_features=3, scale='learned',
+               latent=dict(type='SVD', rank=2), post_act=dict(type='LearnableSlope'))
+    a, b = MODELS.build(cfg), MODELS.build(cfg)
+    with torch.no_grad():
+        a.scaling.alpha.uniform_(0.5, 2)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(4, 6)
+    assert torch.equal(a(x), b(x))
+    assert a.export()['weight_sign'].shape == (3, 6)
