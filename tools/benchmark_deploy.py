@@ -29,8 +29,12 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
-from plugins.deploy import (PackedBinaryConv2d, best_isa, export_binary, save_packed,  # noqa
-                            size_report)
+from plugins.deploy import (
+    PackedBinaryConv2d,
+    best_isa,
+    export_binary,
+    save_packed,  # noqa
+    size_report)
 from plugins.deploy.build import ISA_NAMES  # noqa: E402
 
 # (name, C_in, C_out, kernel, stride, H=W)
@@ -52,8 +56,10 @@ RESNET_LAYERS = [
     ('r18 3x3 256->256 @14', 256, 256, 3, 1, 14),
     ('r18 3x3 512->512 @7', 512, 512, 3, 1, 7),
 ]
-QUICK_LAYERS = ['hg 3x3 256->256 @64', 'hg 3x3 256->256 @16', 'HPM 3x3 128->64 @64',
-                'r18 3x3 64->64 @56', 'r18 3x3 512->512 @7']
+QUICK_LAYERS = [
+    'hg 3x3 256->256 @64', 'hg 3x3 256->256 @16', 'HPM 3x3 128->64 @64', 'r18 3x3 64->64 @56',
+    'r18 3x3 512->512 @7'
+]
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int = 2) -> Dict:
@@ -83,21 +89,32 @@ def bench_layer(c, o, k, s, hw, rounds):
     torch.manual_seed(0)
     x = torch.randn(1, c, hw, hw)
     w = torch.randn(o, c, k, k)
-    packed = PackedBinaryConv2d.from_signs(torch.sign(w), scale=torch.rand(o), stride=s,
+    packed = PackedBinaryConv2d.from_signs(torch.sign(w),
+                                           scale=torch.rand(o),
+                                           stride=s,
                                            padding=k // 2).eval()
     packed(x)  # builds the kernel layout once
-    return interleaved({'float': lambda: F.conv2d(x, w, None, s, k // 2),
-                        'packed': lambda: packed(x)}, rounds)
+    return interleaved(
+        {
+            'float': lambda: F.conv2d(x, w, None, s, k // 2),
+            'packed': lambda: packed(x)
+        }, rounds)
 
 
 def hourglass(binary: bool, channels: int, depth: int, stacks: int) -> nn.Module:
     from mmpose.registry import MODELS
     conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel') if binary \
         else None
-    return MODELS.build(dict(type='StackedHourglass', num_stacks=stacks, depth=depth,
-                             channels=channels, out_channels=16, stem_channels=(64, 128),
-                             block=dict(type='HPMBlock', conv_cfg=conv,
-                                        act_cfg=None if binary else dict(type='ReLU')))).eval()
+    return MODELS.build(
+        dict(type='StackedHourglass',
+             num_stacks=stacks,
+             depth=depth,
+             channels=channels,
+             out_channels=16,
+             stem_channels=(64, 128),
+             block=dict(type='HPMBlock',
+                        conv_cfg=conv,
+                        act_cfg=None if binary else dict(type='ReLU')))).eval()
 
 
 def resnet(binary: bool) -> nn.Module:
@@ -110,8 +127,14 @@ def bench_model(name, real, binary, x, rounds):
     packed = export_binary(binary)
     with torch.no_grad():
         packed(x)
-    t = interleaved({'float': lambda: real(x), 'fake-binary': lambda: binary(x),
-                     'packed': lambda: packed(x)}, rounds, warmup=1)
+    t = interleaved(
+        {
+            'float': lambda: real(x),
+            'fake-binary': lambda: binary(x),
+            'packed': lambda: packed(x)
+        },
+        rounds,
+        warmup=1)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'model.bnn')
         save_packed(packed, path)
@@ -127,7 +150,10 @@ def main(argv=None) -> None:
     p.add_argument('--quick', action='store_true', help='few shapes, few rounds, small models')
     p.add_argument('--rounds', type=int, default=None, help='timed rounds per case')
     p.add_argument('--threads', type=int, default=None, help='torch and kernel threads')
-    p.add_argument('--isa', type=int, default=None, choices=[0, 1, 2, 3],
+    p.add_argument('--isa',
+                   type=int,
+                   default=None,
+                   choices=[0, 1, 2, 3],
                    help='force a kernel code path (default: widest available)')
     p.add_argument('--no-models', action='store_true', help='layer shapes only')
     args = p.parse_args(argv)
@@ -146,9 +172,11 @@ def main(argv=None) -> None:
         layers = [row for row in layers if row[0] in QUICK_LAYERS]
     for name, c, o, k, s, hw in layers:
         t = bench_layer(c, o, k, s, hw, rounds)
-        print(f'| {name} | {t["float"] * 1e3:.2f} | {t["packed"] * 1e3:.2f} | '
-              f'{t["float"] / t["packed"]:.1f}x | '
-              f'{t["float cpu"] / t["packed cpu"]:.1f}x |', flush=True)
+        print(
+            f'| {name} | {t["float"] * 1e3:.2f} | {t["packed"] * 1e3:.2f} | '
+            f'{t["float"] / t["packed"]:.1f}x | '
+            f'{t["float cpu"] / t["packed cpu"]:.1f}x |',
+            flush=True)
     if args.no_models:
         return
     torch.manual_seed(0)
@@ -159,8 +187,7 @@ def main(argv=None) -> None:
         hg = dict(channels=256, depth=4, stacks=2)
         hw = 256
     models = [(f'binary HPM hourglass {hg["stacks"]}x{hg["channels"]}ch d{hg["depth"]} '
-               f'@{hw}', hourglass(False, **hg), hourglass(True, **hg),
-               torch.randn(1, 3, hw, hw))]
+               f'@{hw}', hourglass(False, **hg), hourglass(True, **hg), torch.randn(1, 3, hw, hw))]
     models.append(('binary ResNet-18 (Bi-Real layout) @224', resnet(False), resnet(True),
                    torch.randn(1, 3, 224, 224)))
     print('\n| model (batch 1) | float ms | fake-binary ms | packed ms | speed-up vs float '
@@ -168,11 +195,13 @@ def main(argv=None) -> None:
     print('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for name, real, binary, x in models:
         t, sz = bench_model(name, real, binary, x, max(3, rounds // 3))
-        print(f'| {name} | {t["float"] * 1e3:.1f} | {t["fake-binary"] * 1e3:.1f} | '
-              f'{t["packed"] * 1e3:.1f} | {t["float"] / t["packed"]:.1f}x | '
-              f'{t["float cpu"] / t["packed cpu"]:.1f}x | '
-              f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
-              f'{sz["ratio"]:.1f}x |', flush=True)
+        print(
+            f'| {name} | {t["float"] * 1e3:.1f} | {t["fake-binary"] * 1e3:.1f} | '
+            f'{t["packed"] * 1e3:.1f} | {t["float"] / t["packed"]:.1f}x | '
+            f'{t["float cpu"] / t["packed cpu"]:.1f}x | '
+            f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
+            f'{sz["ratio"]:.1f}x |',
+            flush=True)
 
 
 if __name__ == '__main__':

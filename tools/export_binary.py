@@ -20,8 +20,12 @@ import plugins  # noqa: E402,F401  (compatibility layer + registries)
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from plugins.deploy import (ExportReport, export_binary, load_packed, save_packed,  # noqa: E402
-                            size_report)
+from plugins.deploy import (
+    ExportReport,
+    export_binary,
+    load_packed,
+    save_packed,  # noqa: E402
+    size_report)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,13 +33,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('config', help='model config file')
     p.add_argument('checkpoint', nargs='?', help='trained checkpoint (.pth)')
     p.add_argument('--out', help='packed file (default: CHECKPOINT with .bnn suffix)')
-    p.add_argument('--random-init', action='store_true',
+    p.add_argument('--random-init',
+                   action='store_true',
                    help='no checkpoint: export the freshly initialised model (demo, tests)')
-    p.add_argument('--check', action='store_true',
+    p.add_argument('--check',
+                   action='store_true',
                    help='compare float and packed outputs on a random input')
-    p.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+    p.add_argument('--input-size',
+                   type=int,
+                   nargs=2,
+                   metavar=('H', 'W'),
                    help='input size for --check (default: the codec input size or 256 256)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+    p.add_argument('--cfg-options',
+                   nargs='+',
+                   action=DictAction,
                    help='override settings in the config, as key=value pairs')
     args = p.parse_args(argv)
     if args.checkpoint is None and not args.random_init:
@@ -91,8 +102,9 @@ def main(argv=None) -> dict:
     report = ExportReport()
     packed = export_binary(model, report=report)
     print(report)
-    meta = dict(config=osp.abspath(args.config), checkpoint=args.checkpoint and
-                osp.abspath(args.checkpoint), random_init=bool(args.random_init))
+    meta = dict(config=osp.abspath(args.config),
+                checkpoint=args.checkpoint and osp.abspath(args.checkpoint),
+                random_init=bool(args.random_init))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     save_packed(packed, args.out, meta=meta)
     sizes = size_report(model, args.out, float_checkpoint=args.checkpoint)

@@ -105,8 +105,9 @@ def load_library() -> ctypes.CDLL:
             import torch  # noqa: F401  (loads torch's libgomp first, so both share one OpenMP)
             lib = ctypes.CDLL(str(library_path()))
             P, I = ctypes.c_void_p, ctypes.c_int
-            lib.bnn_conv2d.argtypes = [P, I, I, I, I, P, P, I, I, I, I, I, I, I, I, I, I, I, P, P,
-                                       P, I, I, I, I]
+            lib.bnn_conv2d.argtypes = [
+                P, I, I, I, I, P, P, I, I, I, I, I, I, I, I, I, I, I, P, P, P, I, I, I, I
+            ]
             lib.bnn_conv2d.restype = I
             lib.bnn_best_isa.restype = I
             lib.bnn_max_threads.restype = I

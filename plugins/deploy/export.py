@@ -23,8 +23,9 @@ from torch import Tensor, nn
 from .packed_conv import PackedBinaryConv2d
 from .packed_linear import PackedBinaryLinear
 
-__all__ = ['export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv',
-           'is_binary_linear']
+__all__ = [
+    'export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv', 'is_binary_linear'
+]
 
 
 class PackedWithPostAct(nn.Sequential):
@@ -35,7 +36,9 @@ class PackedWithPostAct(nn.Sequential):
     without padding.
     """
 
-    def __init__(self, conv: PackedBinaryConv2d, post_act: Optional[nn.Module] = None,
+    def __init__(self,
+                 conv: PackedBinaryConv2d,
+                 post_act: Optional[nn.Module] = None,
                  pre_pad: Optional[Tuple[Tuple[int, int, int, int], str]] = None) -> None:
         mods = [conv] + ([post_act] if post_act is not None else [])
         super().__init__(*mods)
@@ -56,8 +59,10 @@ class ExportReport:
     binary_bits: int = 0
 
     def __str__(self) -> str:
-        lines = [f'packed {len(self.packed)} binary convolutions '
-                 f'({self.binary_bits} weight bits)']
+        lines = [
+            f'packed {len(self.packed)} binary convolutions '
+            f'({self.binary_bits} weight bits)'
+        ]
         lines += [f'  kept real: {n} ({why})' for n, why in self.skipped]
         return '\n'.join(lines)
 
@@ -117,18 +122,24 @@ def pack_layer(module: nn.Module, backend: str = 'kernel') -> nn.Module:
                          'XNOR layer')
     padding = spec['padding']
     if isinstance(padding, str):
-        padding = (0, 0) if padding == 'valid' else _same_padding(module.kernel_size,
-                                                                  spec['dilation'])
+        padding = (0,
+                   0) if padding == 'valid' else _same_padding(module.kernel_size, spec['dilation'])
     mode = spec.get('padding_mode', 'zeros')
     pre_pad = None
     if mode != 'zeros' and any(padding):
         pre_pad = ((padding[1], padding[1], padding[0], padding[0]), mode)
         padding = (0, 0)
     signs = spec['weight_sign'].float()
-    layer = PackedBinaryConv2d.from_signs(signs, scale=spec['scale'], bias=spec['bias'],
-                                          act_scale=spec['act_scale'], stride=spec['stride'],
-                                          padding=padding, dilation=spec['dilation'],
-                                          groups=spec['groups'], pad_value=0, backend=backend)
+    layer = PackedBinaryConv2d.from_signs(signs,
+                                          scale=spec['scale'],
+                                          bias=spec['bias'],
+                                          act_scale=spec['act_scale'],
+                                          stride=spec['stride'],
+                                          padding=padding,
+                                          dilation=spec['dilation'],
+                                          groups=spec['groups'],
+                                          pad_value=0,
+                                          backend=backend)
     if pre_pad is not None and spec['act_scale']:
         raise ValueError(f'act_scale with padding_mode {mode!r} is not supported by export')
     post_act = spec['post_act']
@@ -137,7 +148,9 @@ def pack_layer(module: nn.Module, backend: str = 'kernel') -> nn.Module:
     return layer
 
 
-def export_binary(model: nn.Module, backend: str = 'kernel', strict: bool = False,
+def export_binary(model: nn.Module,
+                  backend: str = 'kernel',
+                  strict: bool = False,
                   report: Optional[ExportReport] = None) -> nn.Module:
     """Inference copy of ``model`` with every binary conv replaced by a packed layer.
 

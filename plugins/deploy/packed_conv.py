@@ -117,10 +117,9 @@ def xnor_conv2d(x: Tensor,
         if t is not None and t.numel() != out_channels:
             raise ValueError(f'{name} has {t.numel()} values, expected {out_channels}')
     ptr = lambda t: None if t is None else ctypes.c_void_p(t.data_ptr())  # noqa: E731
-    rc = lib.bnn_conv2d(
-        ptr(x), n, c, h, w, ptr(wt), ptr(tap_pop), out_channels, groups, kh, kw, sh, sw, ph, pw,
-        dh, dw, int(pad_value), ptr(sc), ptr(bs), ptr(out), oh, ow,
-        int(threads or torch.get_num_threads()), _isa(isa))
+    rc = lib.bnn_conv2d(ptr(x), n, c, h, w, ptr(wt), ptr(tap_pop), out_channels, groups, kh, kw, sh,
+                        sw, ph, pw, dh, dw, int(pad_value), ptr(sc), ptr(bs), ptr(out), oh, ow,
+                        int(threads or torch.get_num_threads()), _isa(isa))
     if rc != 0:
         raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}): C={c}, O={out_channels}'
                          f', groups={groups}, kernel={(kh, kw)}, pad_value={pad_value}, isa={isa}')
@@ -181,10 +180,10 @@ class PackedBinaryConv2d(nn.Module):
         self.groups, self.pad_value = groups, pad_value
         self.scale_kind, self.act_scale, self.backend = scale_kind, act_scale, backend
         k = in_channels // groups * self.kernel_size[0] * self.kernel_size[1]
-        self.register_buffer('weight_bits', torch.zeros(out_channels, num_words(k),
-                                                        dtype=torch.int64))
-        self.register_buffer('scale', torch.ones(out_channels, 1, 1)
-                             if scale_kind != 'none' else None)
+        self.register_buffer('weight_bits',
+                             torch.zeros(out_channels, num_words(k), dtype=torch.int64))
+        self.register_buffer('scale',
+                             torch.ones(out_channels, 1, 1) if scale_kind != 'none' else None)
         self.register_buffer('bias', torch.zeros(out_channels) if bias else None)
         self._cache_key = None
         self._wt = self._tap_pop = None
@@ -211,8 +210,12 @@ class PackedBinaryConv2d(nn.Module):
                 raise ValueError(f'scale of shape {tuple(scale.shape)} does not broadcast as an '
                                  f'output scale of {o} channels; allowed: (O,), (O,1,1), (O,H,W)')
             kind = 'channel' if scale.shape[1:] == (1, 1) else 'spatial'
-        layer = cls(cg * groups, o, (kh, kw), bias=bias is not None, scale_kind=kind,
-                    act_scale=act_scale, **conv)
+        layer = cls(cg * groups,
+                    o, (kh, kw),
+                    bias=bias is not None,
+                    scale_kind=kind,
+                    act_scale=act_scale,
+                    **conv)
         layer.weight_bits.copy_(pack_signs(signs))
         if scale is not None:
             layer.scale = scale.clone()
@@ -237,8 +240,14 @@ class PackedBinaryConv2d(nn.Module):
         one ctypes call. Falls back to :func:`xnor_conv2d` for unusual inputs."""
         if x.dtype != torch.float32 or x.dim() != 4 or x.device.type != 'cpu' or \
                 x.shape[1] != self.in_channels:
-            return xnor_conv2d(x, *self._kernel_buffers(), self.out_channels, self.kernel_size,
-                               self.stride, self.padding, self.dilation, self.groups,
+            return xnor_conv2d(x,
+                               *self._kernel_buffers(),
+                               self.out_channels,
+                               self.kernel_size,
+                               self.stride,
+                               self.padding,
+                               self.dilation,
+                               self.groups,
                                self.pad_value,
                                scale=self.scale if fuse and self.scale is not None else None,
                                bias=self.bias if fuse else None)
@@ -255,11 +264,11 @@ class PackedBinaryConv2d(nn.Module):
         sc = _f32(self.scale) if fuse and self.scale is not None else None
         bs = _f32(self.bias) if fuse and self.bias is not None else None
         out = torch.empty(n, self.out_channels, oh, ow)
-        rc = load_library().bnn_conv2d(
-            x.data_ptr(), n, c, h, w, wt.data_ptr(), tp.data_ptr(), self.out_channels,
-            self.groups, kh, kw, sh, sw, ph, pw, dh, dw, self.pad_value,
-            None if sc is None else sc.data_ptr(), None if bs is None else bs.data_ptr(),
-            out.data_ptr(), oh, ow, torch.get_num_threads(), _isa(None))
+        rc = load_library().bnn_conv2d(x.data_ptr(), n, c, h, w, wt.data_ptr(), tp.data_ptr(),
+                                       self.out_channels, self.groups, kh, kw, sh, sw, ph, pw, dh,
+                                       dw, self.pad_value, None if sc is None else sc.data_ptr(),
+                                       None if bs is None else bs.data_ptr(), out.data_ptr(), oh,
+                                       ow, torch.get_num_threads(), _isa(None))
         if rc != 0:
             raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}) for {self}')
         return out
@@ -289,11 +298,27 @@ class PackedBinaryConv2d(nn.Module):
                                      f'{tuple(y.shape[2:])}')
                 y = y * self.scale
             if self.act_scale:
-                y = y * activation_factor(x.float(), self.kernel_size, self.stride,
-                                          self.padding, self.dilation)
+                y = y * activation_factor(x.float(), self.kernel_size, self.stride, self.padding,
+                                          self.dilation)
             if self.bias is not None:
                 y = y + self.bias.view(1, -1, 1, 1)
         return y
+
+    def cost(self, inputs: tuple, output: Tensor):
+        """Complexity of one forward (``plugins.analysis`` protocol): ``O*H_out*W_out*Cg*KH*KW``
+        BOPs, one FLOP per output element for the scale, ``K`` and the bias each; the packed
+        weight bits are binary parameters, scale and bias real ones."""
+        from plugins.analysis.cost import LayerCost
+        bops = output.numel() * (self.in_channels // self.groups) * \
+            self.kernel_size[0] * self.kernel_size[1]
+        flops = output.numel() * ((self.scale is not None) + self.act_scale +
+                                  (self.bias is not None))
+        if self.act_scale:
+            flops += inputs[0].numel()
+        real = sum(t.numel() for t in (self.scale, self.bias) if t is not None)
+        return LayerCost(
+            flops, bops, real,
+            self.out_channels * self.weight_shape[1] * self.kernel_size[0] * self.kernel_size[1])
 
     def __getstate__(self) -> dict:
         state = super().__getstate__().copy()

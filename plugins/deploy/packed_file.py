@@ -51,12 +51,18 @@ def layer_table(model: nn.Module) -> Dict[str, Dict[str, Any]]:
     table = {}
     for name, m in model.named_modules():
         if isinstance(m, PackedBinaryConv2d):
-            table[name] = dict(in_channels=m.in_channels, out_channels=m.out_channels,
-                               kernel_size=list(m.kernel_size), stride=list(m.stride),
-                               padding=list(m.padding), dilation=list(m.dilation),
-                               groups=m.groups, pad_value=m.pad_value, scale=m.scale_kind,
+            table[name] = dict(in_channels=m.in_channels,
+                               out_channels=m.out_channels,
+                               kernel_size=list(m.kernel_size),
+                               stride=list(m.stride),
+                               padding=list(m.padding),
+                               dilation=list(m.dilation),
+                               groups=m.groups,
+                               pad_value=m.pad_value,
+                               scale=m.scale_kind,
                                scale_shape=None if m.scale is None else list(m.scale.shape),
-                               act_scale=m.act_scale, bias=m.bias is not None,
+                               act_scale=m.act_scale,
+                               bias=m.bias is not None,
                                words=list(m.weight_bits.shape))
     return table
 
@@ -69,14 +75,15 @@ def model_sizes(model: nn.Module) -> Dict[str, int]:
         parameters and persistent buffers, as float32), ``packed_bytes`` =
         ``real_params * 4 + ceil(binary_params / 8)`` (the CONTRIBUTING.md rule).
     """
-    binary = sum(math.prod(m.weight_shape) for m in model.modules()
-                 if isinstance(m, PackedBinaryConv2d))
+    binary = sum(
+        math.prod(m.weight_shape) for m in model.modules() if isinstance(m, PackedBinaryConv2d))
     real = 0
     for name, t in list(model.named_parameters()) + list(model.named_buffers()):
         if name.endswith('weight_bits') or not t.is_floating_point():
             continue
         real += t.numel()
-    return dict(binary_params=binary, real_params=real,
+    return dict(binary_params=binary,
+                real_params=real,
                 packed_bytes=real * 4 + math.ceil(binary / 8))
 
 
@@ -98,13 +105,19 @@ def save_packed(model: nn.Module, path: PathLike, meta: Optional[dict] = None) -
     buf = io.BytesIO()
     torch.save(model, buf)
     payload = zlib.compress(buf.getvalue(), 6)
-    header = dict(format='plugins.deploy.packed', version=FORMAT_VERSION, word_bits=WORD_BITS,
-                  bit_order='lsb-first, bit 1 = +1', weight_layout='O x (KH, KW, Cg)',
+    header = dict(format='plugins.deploy.packed',
+                  version=FORMAT_VERSION,
+                  word_bits=WORD_BITS,
+                  bit_order='lsb-first, bit 1 = +1',
+                  weight_layout='O x (KH, KW, Cg)',
                   model_class=f'{type(model).__module__}.{type(model).__qualname__}',
-                  torch=torch.__version__, payload_bytes=len(payload),
+                  torch=torch.__version__,
+                  payload_bytes=len(payload),
                   payload_compression='zlib',
-                  payload_sha256=hashlib.sha256(payload).hexdigest(), layers=layers,
-                  sizes=model_sizes(model), meta=meta or {})
+                  payload_sha256=hashlib.sha256(payload).hexdigest(),
+                  layers=layers,
+                  sizes=model_sizes(model),
+                  meta=meta or {})
     head = json.dumps(header, sort_keys=True).encode()
     tmp = f'{os.fspath(path)}.tmp{os.getpid()}'
     with open(tmp, 'wb') as f:
@@ -204,8 +217,7 @@ def load_packed(path: PathLike, expect: Optional[nn.Module] = None) -> nn.Module
             from e
     if not isinstance(model, nn.Module):
         raise PackedFileError(f'{path}: the payload is a {type(model).__name__}, not a module')
-    problems = _diff_tables(header['layers'], _jsonable(layer_table(model)), 'header',
-                            'payload')
+    problems = _diff_tables(header['layers'], _jsonable(layer_table(model)), 'header', 'payload')
     if problems:
         raise PackedFileError(f'{path}: payload does not match its header: ' +
                               '; '.join(problems[:5]))
@@ -213,8 +225,7 @@ def load_packed(path: PathLike, expect: Optional[nn.Module] = None) -> nn.Module
         if not layer_table(expect):
             from .export import export_binary
             expect = export_binary(expect)
-        problems = _diff_tables(header['layers'], _jsonable(layer_table(expect)), 'file',
-                                'model')
+        problems = _diff_tables(header['layers'], _jsonable(layer_table(expect)), 'file', 'model')
         if problems:
             more = f' (+{len(problems) - 5} more)' if len(problems) > 5 else ''
             raise PackedFileError(f'{path}: the packed file does not match the given model: ' +
@@ -226,7 +237,8 @@ def _jsonable(table: dict) -> dict:
     return json.loads(json.dumps(table))
 
 
-def size_report(float_model: Optional[nn.Module], packed_path: PathLike,
+def size_report(float_model: Optional[nn.Module],
+                packed_path: PathLike,
                 float_checkpoint: Optional[PathLike] = None) -> dict:
     """Sizes of the float checkpoint and the packed file.
 

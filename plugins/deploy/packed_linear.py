@@ -24,18 +24,30 @@ class PackedBinaryLinear(PackedBinaryConv2d):
     Shape: (..., in_features) -> (..., out_features) float32.
     """
 
-    def __init__(self, in_features: int, out_features: int, scale_kind: str = 'none',
-                 bias: bool = False, backend: str = 'kernel') -> None:
-        super().__init__(in_features, out_features, 1, scale_kind=scale_kind, bias=bias,
+    def __init__(self,
+                 in_features: int,
+                 out_features: int,
+                 scale_kind: str = 'none',
+                 bias: bool = False,
+                 backend: str = 'kernel') -> None:
+        super().__init__(in_features,
+                         out_features,
+                         1,
+                         scale_kind=scale_kind,
+                         bias=bias,
                          backend=backend)
 
     @classmethod
-    def from_linear_signs(cls, signs: Tensor, scale: Optional[Tensor] = None,
+    def from_linear_signs(cls,
+                          signs: Tensor,
+                          scale: Optional[Tensor] = None,
                           bias: Optional[Tensor] = None,
                           backend: str = 'kernel') -> 'PackedBinaryLinear':
         """Build from the sign weight (O, I), an (O,) scale and an (O,) bias."""
         o, i = signs.shape
-        conv = PackedBinaryConv2d.from_signs(signs.reshape(o, i, 1, 1), scale=scale, bias=bias,
+        conv = PackedBinaryConv2d.from_signs(signs.reshape(o, i, 1, 1),
+                                             scale=scale,
+                                             bias=bias,
                                              backend=backend)
         layer = cls(i, o, conv.scale_kind, bias is not None, backend)
         layer.load_state_dict(conv.state_dict())

@@ -23,7 +23,7 @@ def randomise(model: nn.Module, seed: int = 0, pow2_scales: bool = False) -> nn.
         for name, p in model.named_parameters():
             if '.scaling.' in name:
                 if pow2_scales:  # exact in float: folding the scale into W loses nothing
-                    p.copy_(2.0 ** torch.randint(-3, 2, p.shape, generator=g))
+                    p.copy_(2.0**torch.randint(-3, 2, p.shape, generator=g))
                 else:
                     p.uniform_(0.5, 1.5, generator=g)
     return model
@@ -42,8 +42,7 @@ def assert_reproduces(model, x, exact=False):
             assert torch.equal(r, o)
         else:
             torch.testing.assert_close(o, r, rtol=1e-4, atol=1e-4)
-    assert not any(isinstance(m, BinaryConv2d) for m in packed.modules()
-                   if not report.skipped)
+    assert not any(isinstance(m, BinaryConv2d) for m in packed.modules() if not report.skipped)
     return packed, report
 
 
@@ -68,11 +67,12 @@ def test_small_model_with_real_first_and_last_layers(opts):
         nn.BatchNorm2d(24),
         BinaryConv2d(24, 37, 3, padding=1, bias=True, **opts),
         nn.BatchNorm2d(37),
-        BinaryConv2d(37, 40, 3, stride=2, padding=2, dilation=2, groups=1, bias=False,
-                     **opts),
+        BinaryConv2d(37, 40, 3, stride=2, padding=2, dilation=2, groups=1, bias=False, **opts),
         nn.BatchNorm2d(40),
         BinaryConv2d(40, 40, 1, groups=4, bias=False, **opts),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(40, 5))  # real last layer
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(40, 5))  # real last layer
     x = torch.randn(2, 3, 12, 12)
     model(x)  # resolves chw/rank1 scales
     randomise(model)
@@ -84,10 +84,10 @@ def test_small_model_with_real_first_and_last_layers(opts):
 
 def test_padding_modes_and_real_activation_layers_kept():
     torch.manual_seed(1)
-    model = nn.Sequential(
-        BinaryConv2d(4, 8, 3, padding=1, padding_mode='reflect'),
-        BinaryConv2d(8, 8, 3, padding=1, padding_mode='replicate', scale='xnor'),
-        BinaryConv2d(8, 8, 3, padding=1, act_quantizer=None))  # binary weights, real input
+    model = nn.Sequential(BinaryConv2d(4, 8, 3, padding=1, padding_mode='reflect'),
+                          BinaryConv2d(8, 8, 3, padding=1, padding_mode='replicate', scale='xnor'),
+                          BinaryConv2d(8, 8, 3, padding=1,
+                                       act_quantizer=None))  # binary weights, real input
     x = torch.randn(1, 4, 9, 9)
     with pytest.warns(UserWarning, match='keeping 2'):
         packed, report = assert_reproduces(model, x)
@@ -116,17 +116,22 @@ def test_binary_hourglass_reproduces_eval_outputs():
     from mmpose.registry import MODELS
     torch.manual_seed(3)
     binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
-    model = MODELS.build(dict(type='StackedHourglass', num_stacks=2, depth=2, channels=32,
-                              out_channels=5, stem_channels=(16, 32),
-                              block=dict(type='HPMBlock', conv_cfg=binary_conv, act_cfg=None)))
+    model = MODELS.build(
+        dict(type='StackedHourglass',
+             num_stacks=2,
+             depth=2,
+             channels=32,
+             out_channels=5,
+             stem_channels=(16, 32),
+             block=dict(type='HPMBlock', conv_cfg=binary_conv, act_cfg=None)))
     randomise(model)
     packed, report = assert_reproduces(model, torch.randn(1, 3, 64, 64))
     assert len(report.packed) > 20
     assert isinstance(packed.stem[0][0], nn.Conv2d)  # real stem kept
 
 
-@pytest.mark.parametrize('name', ['binary_resnet18_channel', 'binary_resnet18_chw',
-                                  'binary_resnet18_latent_svd'])
+@pytest.mark.parametrize(
+    'name', ['binary_resnet18_channel', 'binary_resnet18_chw', 'binary_resnet18_latent_svd'])
 def test_binary_resnet_reproduces_eval_outputs(name):
     import timm
     torch.manual_seed(4)
@@ -139,8 +144,11 @@ def test_binary_resnet_reproduces_eval_outputs(name):
     assert isinstance(packed.fc, nn.Linear) and isinstance(packed.stem[0], nn.Conv2d)
 
 
-@pytest.mark.parametrize('opts', [dict(scale='none'), dict(scale='learned'),
-                                  dict(scale='xnor', post_act=dict(type='ChannelPReLU'))])
+@pytest.mark.parametrize('opts', [
+    dict(scale='none'),
+    dict(scale='learned'),
+    dict(scale='xnor', post_act=dict(type='ChannelPReLU'))
+])
 def test_binary_linear_is_packed(opts):
     from plugins.binary import BinaryLinear
     from plugins.deploy import PackedBinaryLinear
@@ -154,3 +162,17 @@ def test_binary_linear_is_packed(opts):
     if 'post_act' not in opts:  # (PReLU needs channels in dim 1)
         x = torch.randn(2, 5, 70)  # any leading shape
         torch.testing.assert_close(packed[2](x), model[2].eval()(x), rtol=1e-4, atol=1e-4)
+
+
+def test_complexity_of_packed_model_matches_the_binary_model():
+    from plugins.analysis import complexity
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16),
+                          BinaryConv2d(16, 32, 3, padding=1, bias=False, scale='learned'),
+                          nn.BatchNorm2d(32),
+                          BinaryConv2d(32, 32, 3, stride=2, bias=False, scale='xnor'))
+    packed = export_binary(model)
+    a, b = complexity(model.eval(), (1, 3, 8, 8)), complexity(packed, (1, 3, 8, 8))
+    bops = 8 * 8 * 32 * 16 * 9 + 3 * 3 * 32 * 32 * 9
+    assert a.total.bops == b.total.bops == bops
+    assert b.total.binary_params == a.total.binary_params == 32 * 16 * 9 + 32 * 32 * 9

@@ -20,12 +20,17 @@ def load_tool():
 @pytest.mark.skipif(not osp.exists(CONFIG), reason='binary hourglass config not present')
 def test_export_tool_from_checkpoint(tmp_path, capsys):
     tool = load_tool()
-    opts = ['--cfg-options', 'model.backbone.num_stacks=1', 'model.head.num_stacks=1',
-            'model.backbone.depth=2']
+    opts = [
+        '--cfg-options', 'model.backbone.num_stacks=1', 'model.head.num_stacks=1',
+        'model.backbone.depth=2'
+    ]
     # a "trained" checkpoint of the smaller model
     cfg = tool.Config.fromfile(CONFIG)
-    cfg.merge_from_dict({'model.backbone.num_stacks': 1, 'model.head.num_stacks': 1,
-                         'model.backbone.depth': 2})
+    cfg.merge_from_dict({
+        'model.backbone.num_stacks': 1,
+        'model.head.num_stacks': 1,
+        'model.backbone.depth': 2
+    })
     model = tool.build_model(cfg)
     with torch.no_grad():
         for m in model.modules():

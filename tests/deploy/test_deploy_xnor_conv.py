@@ -44,14 +44,28 @@ def test_random_shapes_equal_reference_on_every_isa(seed):
     x.view(-1)[::7] = -0.0  # sign bit set: -1, like plugins.binary's sign
     x.view(-1)[3::11] = 0.0
     signs = sign_bit(torch.randn(og * groups, cg, *k))
-    layer = PackedBinaryConv2d.from_signs(signs, stride=stride, padding=padding,
-                                          dilation=dilation, groups=groups, pad_value=pad_value)
+    layer = PackedBinaryConv2d.from_signs(signs,
+                                          stride=stride,
+                                          padding=padding,
+                                          dilation=dilation,
+                                          groups=groups,
+                                          pad_value=pad_value)
     ref = reference(x, signs, stride, padding, dilation, groups, pad_value)
     wt, tp = layer._kernel_buffers()
     for isa in ISAS:
         for threads in (1, 2):
-            y = xnor_conv2d(x, wt, tp, og * groups, k, stride, padding, dilation, groups,
-                            pad_value, isa=isa, threads=threads)
+            y = xnor_conv2d(x,
+                            wt,
+                            tp,
+                            og * groups,
+                            k,
+                            stride,
+                            padding,
+                            dilation,
+                            groups,
+                            pad_value,
+                            isa=isa,
+                            threads=threads)
             assert torch.equal(y, ref), (isa, threads)
 
 
@@ -71,10 +85,19 @@ def test_scales_bias_and_act_scale(kind, backend):
     x = torch.randn(2, 19, 8, 7)
     signs = sign_bit(torch.randn(12, 19, 3, 3))
     bias = torch.randn(12)
-    scale = {'none': None, 'channel': torch.rand(12, 1, 1), 'spatial': torch.rand(12, 4, 4),
-             'act': torch.rand(12, 1, 1)}[kind]
-    layer = PackedBinaryConv2d.from_signs(signs, scale=scale, bias=bias, act_scale=kind == 'act',
-                                          stride=2, padding=1, backend=backend)
+    scale = {
+        'none': None,
+        'channel': torch.rand(12, 1, 1),
+        'spatial': torch.rand(12, 4, 4),
+        'act': torch.rand(12, 1, 1)
+    }[kind]
+    layer = PackedBinaryConv2d.from_signs(signs,
+                                          scale=scale,
+                                          bias=bias,
+                                          act_scale=kind == 'act',
+                                          stride=2,
+                                          padding=1,
+                                          backend=backend)
     y = reference(x, signs, (2, 2), (1, 1), (1, 1), 1, 0)
     if scale is not None:
         y = y * scale
