@@ -176,3 +176,19 @@ def test_complexity_of_packed_model_matches_the_binary_model():
     bops = 8 * 8 * 32 * 16 * 9 + 3 * 3 * 32 * 32 * 9
     assert a.total.bops == b.total.bops == bops
     assert b.total.binary_params == a.total.binary_params == 32 * 16 * 9 + 32 * 32 * 9
+
+
+def test_materialized_model_exports_the_same():
+    from plugins.binary import materialize
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16),
+                          BinaryConv2d(16, 24, 3, padding=1, scale='learned', scale_shape='rank1',
+                                       latent=dict(type='SVD', rank=0.5)))
+    x = torch.randn(1, 3, 10, 10)
+    model(x)
+    randomise(model)
+    ref = model.eval()(x)
+    materialize(model)
+    packed = export_binary(model)
+    with torch.no_grad():
+        torch.testing.assert_close(packed(x), ref, rtol=1e-4, atol=1e-4)
