@@ -73,10 +73,8 @@ class CPConv(FactorizedConvNd):
         y = gemm_channel_mix(x, self.factor_in, channels_last=True)  # (N, R, *S), chan-last
         y = CONV_FN[self.dim](y, self.depthwise_kernel(), None, groups=self.rank,
                               **self._conv_kwargs())
-        out = gemm_channel_mix(y, self.factor_out.t(), channels_last=not x.is_contiguous())
-        if self.bias is not None:
-            out = out + self.bias.view(1, -1, *([1] * self.dim))
-        return out
+        return gemm_channel_mix(y, self.factor_out.t(), channels_last=not x.is_contiguous(),
+                                bias=self.bias)
 
     def _factorized_flops(self, x: torch.Tensor, out: torch.Tensor) -> int:
         n = x.shape[0]

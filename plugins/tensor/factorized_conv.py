@@ -262,8 +262,8 @@ class FactorizedConvNd(nn.Module):
                 f'bias={self.bias is not None}')
 
 
-def gemm_channel_mix(x: torch.Tensor, matrix: torch.Tensor,
-                     channels_last: bool) -> torch.Tensor:
+def gemm_channel_mix(x: torch.Tensor, matrix: torch.Tensor, channels_last: bool,
+                     bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """1x1 convolution as one batched GEMM, choosing the output memory layout.
 
     Args:
@@ -271,16 +271,23 @@ def gemm_channel_mix(x: torch.Tensor, matrix: torch.Tensor,
         matrix: (C, C') mixing matrix.
         channels_last: return a tensor whose channel stride is 1 (what oneDNN's depthwise
             kernels want) instead of a contiguous (N, C', *spatial) one.
+        bias: optional (C',) added inside the GEMM (no extra pass over the output).
 
     Returns:
         (N, C', *spatial).
     """
     n, c = x.shape[:2]
     spatial = x.shape[2:]
+    # torch.bmm takes transposed (strided) batches as they are; torch.matmul would first copy
+    # a non-foldable view, an extra pass over the activation
     if channels_last:
-        flat = x.movedim(1, -1).reshape(n, -1, c)  # (N, P, C), usually a view or transposed view
-        out = torch.matmul(flat, matrix)  # (N, P, C')
+        flat = x.movedim(1, -1).reshape(n, -1, c)  # (N, P, C): a view for NCHW and NHWC
+        weight = matrix.expand(n, *matrix.shape)
+        out = (torch.bmm(flat, weight) if bias is None else torch.baddbmm(
+            bias.view(1, 1, -1), flat, weight))  # (N, P, C')
         return out.view(n, *spatial, matrix.shape[1]).movedim(-1, 1)
     flat = x.reshape(n, c, -1)  # (N, C, P)
-    out = torch.matmul(matrix.t(), flat)  # (N, C', P)
+    weight = matrix.t().expand(n, matrix.shape[1], c)
+    out = (torch.bmm(weight, flat) if bias is None else torch.baddbmm(
+        bias.view(1, -1, 1), weight, flat))  # (N, C', P)
     return out.view(n, matrix.shape[1], *spatial)

@@ -65,10 +65,8 @@ class TuckerConv(FactorizedConvNd):
     def _forward_factorized(self, x: torch.Tensor) -> torch.Tensor:
         y = gemm_channel_mix(x, self.factors[1], channels_last=True)
         y = CONV_FN[self.dim](y, self.small_kernel(), None, **self._conv_kwargs())
-        out = gemm_channel_mix(y, self.factors[0].t(), channels_last=not x.is_contiguous())
-        if self.bias is not None:
-            out = out + self.bias.view(1, -1, *([1] * self.dim))
-        return out
+        return gemm_channel_mix(y, self.factors[0].t(), channels_last=not x.is_contiguous(),
+                                bias=self.bias)
 
     def _factorized_flops(self, x: torch.Tensor, out: torch.Tensor) -> int:
         n = x.shape[0]
