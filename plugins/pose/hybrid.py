@@ -17,11 +17,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .gated_skip import SoftGatedSkip
+from .layers import PreActConv
 from .hourglass import _check_common, make_blocks, upsample2x
 from .registry import HOURGLASS_MODULES, build_block
 
 SKIP_BRANCHES = ('identity', 'gated', 'block')
 MERGES = ('concat', 'add')
+MERGE_LAYERS = ('block', 'conv')
 
 
 @HOURGLASS_MODULES.register_module()
@@ -40,6 +42,9 @@ class HybridHourglassModule(nn.Module):
             choice) or ``'block'`` (hourglass-style residual blocks on the skip branch).
         merge: ``'concat'`` (U-Net, the merge block maps 2C -> C) or ``'add'`` (hourglass).
         upsample: ``'nearest'`` or ``'bilinear'``.
+        merge_layer: what follows the merge: ``'block'`` (a residual block, ``2C -> C`` for
+            concat) or ``'conv'`` (a ``BN -> ReLU -> 1x1 conv`` projection, the lightest
+            U-Net-style fusion).
 
     Shape:
         ``(N, C, H, W) -> (N, C, H, W)``; ``H, W`` divisible by ``2**depth``.
@@ -47,7 +52,7 @@ class HybridHourglassModule(nn.Module):
 
     def __init__(self, depth: int, channels: int, block: dict, num_blocks: int = 1,
                  skip_branch: str = 'gated', merge: str = 'concat',
-                 upsample: str = 'nearest') -> None:
+                 upsample: str = 'nearest', merge_layer: str = 'block') -> None:
         super().__init__()
         _check_common(depth, num_blocks, upsample)
         if skip_branch not in SKIP_BRANCHES:
@@ -55,6 +60,9 @@ class HybridHourglassModule(nn.Module):
                              f'{list(SKIP_BRANCHES)}')
         if merge not in MERGES:
             raise ValueError(f'unknown merge {merge!r}; allowed: {list(MERGES)}')
+        if merge_layer not in MERGE_LAYERS:
+            raise ValueError(f'unknown merge_layer {merge_layer!r}; allowed: '
+                             f'{list(MERGE_LAYERS)}')
         self.merge, self.upsample = merge, upsample
         if skip_branch == 'identity':
             self.skip = nn.Identity()
@@ -64,10 +72,11 @@ class HybridHourglassModule(nn.Module):
             self.skip = make_blocks(block, channels, channels, num_blocks)
         self.down = make_blocks(block, channels, channels, num_blocks)
         self.inner = (HybridHourglassModule(depth - 1, channels, block, num_blocks,
-                                            skip_branch, merge, upsample)
+                                            skip_branch, merge, upsample, merge_layer)
                       if depth > 1 else make_blocks(block, channels, channels, num_blocks))
         merge_in = 2 * channels if merge == 'concat' else channels
-        self.merge_block = build_block(block, merge_in, channels)
+        self.merge_block = (build_block(block, merge_in, channels) if merge_layer == 'block'
+                            else PreActConv(merge_in, channels, 1))
 
     def forward(self, x: Tensor) -> Tensor:
         skip = self.skip(x)

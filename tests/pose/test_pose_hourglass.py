@@ -38,7 +38,8 @@ def test_later_stacks_see_earlier_heatmaps():
 
 
 @pytest.mark.parametrize('kw', [dict(skip_branch='identity'), dict(skip_branch='block'),
-                                dict(merge='add'), dict(upsample='bilinear')])
+                                dict(merge='add'), dict(upsample='bilinear'),
+                                dict(merge_layer='conv')])
 def test_hybrid_options(kw):
     m = HybridHourglassModule(2, 8, dict(type='PreActBottleneck'), **kw)
     assert m(torch.randn(1, 8, 8, 8)).shape == (1, 8, 8, 8)
