@@ -129,3 +129,19 @@ def test_double_and_channels_last_inputs_take_the_checked_path():
     ref = layer(x)
     torch.testing.assert_close(layer(x.double()), ref)
     torch.testing.assert_close(layer(x.to(memory_format=torch.channels_last)), ref)
+
+
+@pytest.mark.parametrize('pad_value', [0, 1, -1])
+@pytest.mark.parametrize('cg,groups,stride,dilation', [(64, 1, 1, 1), (128, 2, 2, 1),
+                                                       (64, 1, 1, 2)])
+def test_word_aligned_channels_every_padding(pad_value, cg, groups, stride, dilation):
+    torch.manual_seed(cg + pad_value)
+    x = torch.randn(1, cg * groups, 7, 6)
+    signs = sign_bit(torch.randn(40, cg, 3, 3))
+    layer = PackedBinaryConv2d.from_signs(signs, stride=stride, padding=2, dilation=dilation,
+                                          groups=groups, pad_value=pad_value)
+    ref = reference(x, signs, (stride, stride), (2, 2), (dilation, dilation), groups, pad_value)
+    wt, tp = layer._kernel_buffers()
+    for isa in ISAS:
+        y = xnor_conv2d(x, wt, tp, 40, (3, 3), stride, 2, dilation, groups, pad_value, isa=isa)
+        assert torch.equal(y, ref), isa

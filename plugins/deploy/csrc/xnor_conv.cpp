@@ -317,8 +317,9 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
       int ob = it % g.OB;
       int oh = row % OH, grp = (row / OH) % G, n = row / ((int64_t)OH * G);
       if (row != built) {
-        std::fill(Bbuf.begin(), Bbuf.end(), 0ULL);
         const uint64_t* xg = xp.data() + (int64_t)(n * G + grp) * plane;
+        const bool aligned = g.Cg % 64 == 0;  // taps start on word boundaries: plain copies
+        if (!aligned) std::fill(Bbuf.begin(), Bbuf.end(), 0ULL);
         for (int ow = 0; ow < OW; ++ow) {
           uint64_t* dst = Bbuf.data() + (int64_t)ow * g.Kwords;
           uint64_t pm = 0;
@@ -328,17 +329,23 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
             for (int kw = 0; kw < KW; ++kw) {
               int iw = ow * sw - pw + kw * dw;
               int t = kh * KW + kw;
-              int64_t off = (int64_t)t * g.Cg;
-              if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                or_bits(dst, off, xg + ((int64_t)ih * W + iw) * g.Cwords, g.Cg);
-                ++nv;
-              } else if (pad_mode == 1) {
-                set_ones(dst, off, g.Cg);
-                ++nv;
-              } else if (pad_mode == -1) {
-                ++nv;  // bits stay 0 = -1
+              bool valid = ih >= 0 && ih < H && iw >= 0 && iw < W;
+              if (valid || pad_mode != 0) ++nv;
+              else pm |= 1ULL << t;
+              if (aligned) {
+                uint64_t* d = dst + (int64_t)t * g.Cwords;
+                if (valid) {
+                  const uint64_t* src = xg + ((int64_t)ih * W + iw) * g.Cwords;
+                  for (int i = 0; i < g.Cwords; ++i) d[i] = src[i];
+                } else {
+                  const uint64_t fill = pad_mode == 1 ? ~0ULL : 0ULL;
+                  for (int i = 0; i < g.Cwords; ++i) d[i] = fill;
+                }
               } else {
-                pm |= 1ULL << t;
+                int64_t off = (int64_t)t * g.Cg;
+                if (valid) or_bits(dst, off, xg + ((int64_t)ih * W + iw) * g.Cwords, g.Cg);
+                else if (pad_mode == 1) set_ones(dst, off, g.Cg);
+                // pad_mode -1: bits stay 0 (= -1); pad_mode 0: 0 bits, corrected via padmask
               }
             }
           }
