@@ -29,3 +29,36 @@ def test_isa_matches_cpu_flags():
     expected = 3 if {'avx512f', 'avx512_vpopcntdq'} <= flags else 2 if 'avx2' in flags else \
         1 if 'popcnt' in flags else 0
     assert build.best_isa() == expected
+
+
+def test_portable_only_build_for_other_cpus(tmp_path):
+    """Compiled as on a non-x86 CPU (-DBNN_NO_X86), the library offers isa 0 and is exact."""
+    import ctypes
+    import shutil
+    import subprocess
+
+    import torch
+    import torch.nn.functional as F
+
+    from plugins.deploy import PackedBinaryConv2d
+    cxx = shutil.which('g++')
+    if cxx is None:
+        pytest.skip('no g++')
+    so = tmp_path / 'portable.so'
+    subprocess.run([cxx, *build.FLAGS, '-DBNN_NO_X86', str(build.SOURCE), '-o', str(so)],
+                   check=True)
+    lib = ctypes.CDLL(str(so))
+    assert lib.bnn_best_isa() == 0
+    torch.manual_seed(0)
+    x = torch.randn(1, 70, 5, 6)
+    signs = torch.copysign(torch.ones(()), torch.randn(9, 70, 3, 3))
+    layer = PackedBinaryConv2d.from_signs(signs, padding=1)
+    wt, tp = layer._kernel_buffers()
+    out = torch.empty(1, 9, 5, 6)
+    rc = lib.bnn_conv2d(*[ctypes.c_void_p(x.data_ptr()), 1, 70, 5, 6,
+                          ctypes.c_void_p(wt.data_ptr()), ctypes.c_void_p(tp.data_ptr()), 9, 1, 3,
+                          3, 1, 1, 1, 1, 1, 1, 0, None, None, ctypes.c_void_p(out.data_ptr()), 5,
+                          6, 1, 3])  # isa 3 requested: falls back to portable
+    assert rc == 0
+    ref = F.conv2d(F.pad(torch.copysign(torch.ones(()), x), (1, 1, 1, 1)), signs)
+    assert torch.equal(out, ref)

@@ -23,7 +23,12 @@
 #include <cstring>
 #include <vector>
 #include <algorithm>
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(BNN_NO_X86)
+#define BNN_X86 1
 #include <immintrin.h>
+#else
+#define BNN_X86 0  // other CPUs: only the portable path (isa 0) is compiled
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -82,6 +87,7 @@ inline void mk_portable(const uint64_t* wt, const uint64_t* const* B, int Kwords
   }
 }
 
+#if BNN_X86
 template <int P>
 __attribute__((target("popcnt"))) void mk_popcnt(const uint64_t* wt, const uint64_t* const* B,
                                                  int Kwords, int64_t* acc) {
@@ -159,6 +165,8 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) void mk_avx512(const uint64_t
     for (int j = 0; j < 4; ++j) _mm512_storeu_si512(acc + p * LANES + j * 8, a[p][j]);
 }
 
+#endif  // BNN_X86
+
 constexpr int PMAX = 6;  // positions per micro-kernel call
 using MicroKernel = void (*)(const uint64_t*, const uint64_t* const*, int, int64_t*);
 
@@ -166,17 +174,24 @@ using MicroKernel = void (*)(const uint64_t*, const uint64_t* const*, int, int64
   MicroKernel name##_table[PMAX + 1] = {nullptr, name<1>, name<2>, name<3>, name<4>, \
                                         name<5>, name<6>};
 BNN_TABLE(mk_portable)
+#if BNN_X86
 BNN_TABLE(mk_popcnt)
 BNN_TABLE(mk_avx2)
 BNN_TABLE(mk_avx512)
+#endif
 
 MicroKernel* kernels_for(int isa) {
+#if BNN_X86
   switch (isa) {
     case 3: return mk_avx512_table;
     case 2: return mk_avx2_table;
     case 1: return mk_popcnt_table;
     default: return mk_portable_table;
   }
+#else
+  (void)isa;
+  return mk_portable_table;
+#endif
 }
 
 // Pack sign bits of x[n, g*Cg:(g+1)*Cg, h, :] into xp[w][Cwords]. Inlined into one wrapper
@@ -205,15 +220,19 @@ void pack_row_portable(const float* x, const Geometry& g, int n, int grp, int h,
                        uint64_t* tmp) {
   pack_row_body(x, g, n, grp, h, xp, tmp);
 }
+#if BNN_X86
 __attribute__((target("avx2"))) void pack_row_avx2(const float* x, const Geometry& g, int n,
                                                    int grp, int h, uint64_t* xp, uint64_t* tmp) {
   pack_row_body(x, g, n, grp, h, xp, tmp);
 }
+#endif
+#if BNN_X86
 __attribute__((target("avx512f"))) void pack_row_avx512(const float* x, const Geometry& g, int n,
                                                         int grp, int h, uint64_t* xp,
                                                         uint64_t* tmp) {
   pack_row_body(x, g, n, grp, h, xp, tmp);
 }
+#endif
 // dst[ow] = (nvalid[ow] - 2 * t[ow * LANES]) * sc + bs: strided int64 reads (gathers)
 __attribute__((always_inline)) inline void finish_body(float* dst, const int64_t* t,
                                                        const int32_t* nvalid, int OW, float sc,
@@ -225,15 +244,19 @@ void finish_portable(float* dst, const int64_t* t, const int32_t* nv, int OW, fl
                      float bs) {
   finish_body(dst, t, nv, OW, sc, bs);
 }
+#if BNN_X86
 __attribute__((target("avx2"))) void finish_avx2(float* dst, const int64_t* t, const int32_t* nv,
                                                  int OW, float sc, float bs) {
   finish_body(dst, t, nv, OW, sc, bs);
 }
+#endif
+#if BNN_X86
 __attribute__((target("avx512f,avx512dq"))) void finish_avx512(float* dst, const int64_t* t,
                                                                const int32_t* nv, int OW,
                                                                float sc, float bs) {
   finish_body(dst, t, nv, OW, sc, bs);
 }
+#endif
 using Finish = void (*)(float*, const int64_t*, const int32_t*, int, float, float);
 
 using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*);
@@ -244,10 +267,12 @@ extern "C" {
 
 // 3 = AVX-512 VPOPCNTDQ, 2 = AVX2, 1 = POPCNT, 0 = portable.
 int bnn_best_isa() {
+#if BNN_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return 3;
   if (__builtin_cpu_supports("avx2")) return 2;
   if (__builtin_cpu_supports("popcnt")) return 1;
+#endif
   return 0;
 }
 
@@ -279,8 +304,13 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
   g.Kwords = (g.Kbits + 63) / 64;
   g.OB = (g.Og + LANES - 1) / LANES;
   MicroKernel* mk = kernels_for(isa);
+#if BNN_X86
   Finish finish = isa == 3 ? finish_avx512 : isa == 2 ? finish_avx2 : finish_portable;
   PackRow pack_row = isa == 3 ? pack_row_avx512 : isa == 2 ? pack_row_avx2 : pack_row_portable;
+#else
+  Finish finish = finish_portable;
+  PackRow pack_row = pack_row_portable;
+#endif
   if (nthreads <= 0) nthreads = 1;
 
   // 1) pack the input signs: xp[n][grp][h][w][Cwords]
