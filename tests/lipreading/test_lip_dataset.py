@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import DATASETS
+from mmengine.registry import DATASETS, TRANSFORMS
 
 from plugins.lipreading.fitting import LandmarkError
 from plugins.lipreading.loading import ClipTooShortError, LoadLRWClip
@@ -96,3 +96,18 @@ def test_model_file_roundtrip(tmp_path):
     m2 = MorphableModel.load(str(tmp_path / 'toy.npz'))
     assert np.allclose(m2.vertices(np.ones(6), np.ones(4)), m.vertices(np.ones(6), np.ones(4)))
     assert np.array_equal(m2.landmarks, m.landmarks)
+
+
+def test_online_pose_augmentation_in_pipeline(tiny_lrw):
+    pipeline = [dict(type='LoadLRWClip', num_frames=29),
+                dict(type='ClipPoseAugment', prob=1.0, yaw_range=(40, 40), symmetric=False),
+                dict(type='MouthROICrop', out_size=32, crop_size=32),
+                dict(type='CenterClipCrop', size=28), dict(type='PackLipClip')]
+    ds = DATASETS.build(dict(type='LRWDataset', data_root=tiny_lrw, split='test',
+                             words=['MONEY'], pipeline=pipeline))
+    item = ds[0]
+    assert item['inputs'].shape == (1, 29, 28, 28)
+    assert item['data_samples'].yaw == 40.0
+    no_lmk = dict(frames=np.zeros((29, 64, 64), np.uint8), landmarks=None)
+    with pytest.raises(LandmarkError, match='needs per-frame landmarks'):
+        TRANSFORMS.build(dict(type='ClipPoseAugment', prob=1.0))(no_lmk)
