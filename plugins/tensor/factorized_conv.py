@@ -278,16 +278,27 @@ def gemm_channel_mix(x: torch.Tensor, matrix: torch.Tensor, channels_last: bool,
     """
     n, c = x.shape[:2]
     spatial = x.shape[2:]
-    # torch.bmm takes transposed (strided) batches as they are; torch.matmul would first copy
-    # a non-foldable view, an extra pass over the activation
+    c_out = matrix.shape[1]
+    # Inference: torch.bmm reads the transposed (strided) batches as they are, where
+    # torch.matmul would first copy a non-foldable view. Training: bmm's backward through the
+    # expanded matrix is several times slower, so torch.matmul (which folds the batch) is used.
+    use_bmm = not (torch.is_grad_enabled() and (x.requires_grad or matrix.requires_grad))
     if channels_last:
         flat = x.movedim(1, -1).reshape(n, -1, c)  # (N, P, C): a view for NCHW and NHWC
-        weight = matrix.expand(n, *matrix.shape)
-        out = (torch.bmm(flat, weight) if bias is None else torch.baddbmm(
-            bias.view(1, 1, -1), flat, weight))  # (N, P, C')
-        return out.view(n, *spatial, matrix.shape[1]).movedim(-1, 1)
+        if use_bmm:
+            weight = matrix.expand(n, *matrix.shape)
+            out = (torch.bmm(flat, weight) if bias is None else torch.baddbmm(
+                bias.view(1, 1, -1), flat, weight))  # (N, P, C')
+        else:
+            out = torch.matmul(flat, matrix)
+            out = out if bias is None else out + bias
+        return out.view(n, *spatial, c_out).movedim(-1, 1)
     flat = x.reshape(n, c, -1)  # (N, C, P)
-    weight = matrix.t().expand(n, matrix.shape[1], c)
-    out = (torch.bmm(weight, flat) if bias is None else torch.baddbmm(
-        bias.view(1, -1, 1), weight, flat))  # (N, C', P)
-    return out.view(n, matrix.shape[1], *spatial)
+    if use_bmm:
+        weight = matrix.t().expand(n, c_out, c)
+        out = (torch.bmm(weight, flat) if bias is None else torch.baddbmm(
+            bias.view(1, -1, 1), weight, flat))  # (N, C', P)
+    else:
+        out = torch.matmul(matrix.t(), flat)
+        out = out if bias is None else out + bias.view(1, -1, 1)
+    return out.view(n, c_out, *spatial)

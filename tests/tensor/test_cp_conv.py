@@ -141,3 +141,19 @@ def test_als_recovers_a_low_rank_kernel():
         conv.weight.copy_(kernel)
     layer = CPConv2d.from_conv(conv, rank=2)
     assert (layer.reconstruct() - kernel).norm() / kernel.norm() < 1e-3
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_inference_path_matches_training_path(channels_last):
+    """Without autograd the 1x1 steps run as bmm (with the bias fused): same numbers."""
+    torch.manual_seed(0)
+    layer = CPConv2d(6, 5, 3, padding=1, rank=4)
+    x = torch.randn(2, 6, 7, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    train_out = layer(x)
+    with torch.no_grad():
+        infer_out = layer(x)
+        ref = F.conv2d(x, _cp_reference(layer), layer.bias, padding=1)
+    torch.testing.assert_close(infer_out, train_out.detach(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(infer_out, ref, atol=1e-5, rtol=1e-4)
