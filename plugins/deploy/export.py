@@ -148,6 +148,17 @@ def pack_layer(module: nn.Module, backend: str = 'kernel') -> nn.Module:
     return layer
 
 
+def set_backend(model: nn.Module, backend: str) -> nn.Module:
+    """Switch every packed layer of ``model`` to ``'kernel'`` or ``'torch'`` (e.g. on a machine
+    without a C++ compiler). Returns ``model``."""
+    if backend not in ('kernel', 'torch'):
+        raise ValueError(f"backend {backend!r} not allowed; allowed: ['kernel', 'torch']")
+    for m in model.modules():
+        if isinstance(m, PackedBinaryConv2d):
+            m.backend = backend
+    return model
+
+
 def export_binary(model: nn.Module,
                   backend: str = 'kernel',
                   strict: bool = False,

@@ -120,3 +120,14 @@ def test_file_of_another_architecture_is_rejected(packed_file):
 def test_save_needs_an_exported_model(tmp_path):
     with pytest.raises(ValueError, match='export_binary'):
         save_packed(small_model(), tmp_path / 'x.bnn')
+
+
+def test_loaded_model_runs_on_the_torch_backend_too(packed_file):
+    from plugins.deploy import set_backend
+    model, path = packed_file
+    x = torch.randn(1, 3, 8, 8)
+    loaded = set_backend(load_packed(path), 'torch')
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match='allowed'):
+        set_backend(loaded, 'cuda')
