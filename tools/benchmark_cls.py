@@ -136,7 +136,7 @@ def run_train(quick: bool) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- multidomain
-def run_multidomain(quick: bool) -> dict:
+def run_multidomain(quick: bool, lr_new: float = 2e-3) -> dict:
     """Add digits domains one by one; earlier domains checked bit-for-bit after every step."""
     size, widths, layers = 16, (16, 32, 64), (2, 2, 2)
     ep_first, ep_new, ep_base = (3, 2, 3) if quick else (10, 6, 10)
@@ -173,7 +173,8 @@ def run_multidomain(quick: bool) -> dict:
         before = sum(p.numel() for p in net.parameters())
         net.add_domain(d, DIGITS_DOMAINS[d][2], init_from=0)
         added = sum(p.numel() for p in net.parameters()) - before
-        secs = _fit(net, fwd(d), x, y, ep_first if k == 0 else ep_new, seed=k)
+        secs = _fit(net, fwd(d), x, y, ep_first if k == 0 else ep_new,
+                    lr=2e-3 if k == 0 else lr_new, seed=k)
         reference_logits[d] = _logits(net, fwd(d), xv)
         identical = all(torch.equal(_logits(net, fwd(e), data[e][1][0]), reference_logits[e])
                         for e in domains[:k])
@@ -198,11 +199,13 @@ def main(argv=None) -> None:
     parser.add_argument('what', choices=['table', 'train', 'multidomain', 'all'])
     parser.add_argument('--quick', action='store_true', help='small budgets (minutes)')
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
+    parser.add_argument('--lr-new', type=float, default=2e-3,
+                        help='multidomain: Adam learning rate of the domains after the first')
     parser.add_argument('--models', nargs='+', help='table: only these timm model names')
     parser.add_argument('--out', help='write the results as json')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = {'quick': args.quick, 'threads': args.threads}
+    results = {'quick': args.quick, 'threads': args.threads, 'lr_new': args.lr_new}
     if args.what in ('table', 'all'):
         results['table'] = run_table(args.quick, args.models)
         print(_md(results['table'], list(results['table'][0])))
@@ -210,7 +213,7 @@ def main(argv=None) -> None:
         results['train'] = run_train(args.quick)
         print(_md(results['train'], list(results['train'][0])))
     if args.what in ('multidomain', 'all'):
-        results['multidomain'] = run_multidomain(args.quick)
+        results['multidomain'] = run_multidomain(args.quick, args.lr_new)
         md = results['multidomain']
         print(_md(md['steps'], list(md['steps'][0])))
         print({k: v for k, v in md.items() if k != 'steps'})

@@ -33,6 +33,8 @@ def test_train_step_loss_predict():
     assert loss.ndim == 0 and loss > 0
     # the loss is the cross entropy of the tensor-mode logits
     logits = model(data['inputs'], mode='tensor')
+    labels = data['data_samples']['gt_label']
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits, labels))
     model.eval()
     preds = model.val_step(_batch())
     assert len(preds) == 4 and preds[0]['pred_score'].shape == (10, )
