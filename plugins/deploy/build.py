@@ -9,6 +9,10 @@ Build directory, first that is usable:
 ``$PLUGINS_DEPLOY_BUILD_DIR``, ``plugins/deploy/csrc/build/`` (git-ignored), then
 ``~/.cache/plugins-deploy/``. The compiler is ``$CXX`` or ``g++``.
 
+Without a compiler, a library built earlier from the same source (any compiler) in one of these
+directories is used, so a build directory can be shipped. Prebuild with
+``python -m plugins.deploy.build`` (prints the library path and the instruction set).
+
 Vector instructions are chosen at run time inside the library (``__builtin_cpu_supports``), so
 the build uses no ``-march=native`` and the cached file runs on any x86-64 CPU.
 """
@@ -23,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
+from typing import Optional
 
 SOURCE = Path(__file__).parent / 'csrc' / 'xnor_conv.cpp'
 FLAGS = ['-O3', '-std=c++17', '-fPIC', '-shared', '-fopenmp', '-fno-math-errno']
@@ -55,12 +60,25 @@ def _build_dirs() -> list[Path]:
     return dirs
 
 
+def _source_key() -> str:
+    return hashlib.sha1(SOURCE.read_bytes()).hexdigest()[:12]
+
+
 def _key(cxx: str) -> str:
+    """``<source hash>-<compiler and flags hash>``."""
     version = subprocess.run([cxx, '--version'], capture_output=True, text=True).stdout
-    h = hashlib.sha1(SOURCE.read_bytes())
-    h.update(version.encode())
+    h = hashlib.sha1(version.encode())
     h.update(' '.join(FLAGS).encode())
-    return h.hexdigest()[:16]
+    return f'{_source_key()}-{h.hexdigest()[:8]}'
+
+
+def _prebuilt() -> Optional[Path]:
+    """A library built from this source by any compiler (for machines without one)."""
+    for d in _build_dirs():
+        found = sorted(d.glob(f'xnor_conv-{_source_key()}-*.so')) if d.is_dir() else []
+        if found:
+            return found[0]
+    return None
 
 
 def library_path() -> Path:
@@ -72,7 +90,13 @@ def library_path() -> Path:
     Raises:
         KernelBuildError: no compiler, or the compilation failed (its output is included).
     """
-    cxx = _compiler()
+    try:
+        cxx = _compiler()
+    except KernelBuildError:
+        prebuilt = _prebuilt()
+        if prebuilt is None:
+            raise
+        return prebuilt
     name = f'xnor_conv-{_key(cxx)}.so'
     errors = []
     for d in _build_dirs():
@@ -118,3 +142,7 @@ def load_library() -> ctypes.CDLL:
 def best_isa() -> int:
     """The widest popcount the CPU offers: 3 AVX-512 VPOPCNTDQ, 2 AVX2, 1 POPCNT, 0 portable."""
     return load_library().bnn_best_isa()
+
+
+if __name__ == '__main__':
+    print(f'{library_path()} ({ISA_NAMES[best_isa()]})')

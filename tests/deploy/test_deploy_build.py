@@ -13,7 +13,8 @@ def test_builds_into_a_fresh_directory_and_reuses_it(tmp_path, monkeypatch):
     assert build.library_path() == path and path.stat().st_mtime_ns == mtime
 
 
-def test_missing_compiler_is_a_clear_error(monkeypatch):
+def test_missing_compiler_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(build, '_build_dirs', lambda: [tmp_path])  # no prebuilt library there
     monkeypatch.setenv('CXX', 'no-such-compiler-xyz')
     with pytest.raises(build.KernelBuildError, match='no C.. compiler'):
         build.library_path()
@@ -45,7 +46,9 @@ def test_portable_only_build_for_other_cpus(tmp_path):
     if cxx is None:
         pytest.skip('no g++')
     so = tmp_path / 'portable.so'
-    subprocess.run([cxx, *build.FLAGS, '-DBNN_NO_X86', str(build.SOURCE), '-o', str(so)],
+    subprocess.run([cxx, *build.FLAGS, '-DBNN_NO_X86',
+                    str(build.SOURCE), '-o',
+                    str(so)],
                    check=True)
     lib = ctypes.CDLL(str(so))
     assert lib.bnn_best_isa() == 0
@@ -55,10 +58,20 @@ def test_portable_only_build_for_other_cpus(tmp_path):
     layer = PackedBinaryConv2d.from_signs(signs, padding=1)
     wt, tp = layer._kernel_buffers()
     out = torch.empty(1, 9, 5, 6)
-    rc = lib.bnn_conv2d(*[ctypes.c_void_p(x.data_ptr()), 1, 70, 5, 6,
-                          ctypes.c_void_p(wt.data_ptr()), ctypes.c_void_p(tp.data_ptr()), 9, 1, 3,
-                          3, 1, 1, 1, 1, 1, 1, 0, None, None, ctypes.c_void_p(out.data_ptr()), 5,
-                          6, 1, 3])  # isa 3 requested: falls back to portable
+    rc = lib.bnn_conv2d(*[
+        ctypes.c_void_p(x.data_ptr()), 1, 70, 5, 6,
+        ctypes.c_void_p(wt.data_ptr()),
+        ctypes.c_void_p(tp.data_ptr()), 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, 0, None, None,
+        ctypes.c_void_p(out.data_ptr()), 5, 6, 1, 3
+    ])  # isa 3 requested: falls back to portable
     assert rc == 0
     ref = F.conv2d(F.pad(torch.copysign(torch.ones(()), x), (1, 1, 1, 1)), signs)
     assert torch.equal(out, ref)
+
+
+def test_without_compiler_a_prebuilt_library_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv('PLUGINS_DEPLOY_BUILD_DIR', str(tmp_path))
+    monkeypatch.setattr(build, '_build_dirs', lambda: [tmp_path])
+    built = build.library_path()
+    monkeypatch.setenv('CXX', 'no-such-compiler-xyz')
+    assert build.library_path() == built
