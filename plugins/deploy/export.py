@@ -121,9 +121,10 @@ def pack_layer(module: nn.Module, backend: str = 'kernel') -> nn.Module:
         raise ValueError('activations are real (act_quantizer None or Identity): not an '
                          'XNOR layer')
     padding = spec['padding']
-    if isinstance(padding, str):
-        padding = (0,
-                   0) if padding == 'valid' else _same_padding(module.kernel_size, spec['dilation'])
+    if padding == 'valid':
+        padding = (0, 0)
+    elif padding == 'same':
+        padding = _same_padding(module.kernel_size, spec['dilation'])
     mode = spec.get('padding_mode', 'zeros')
     pre_pad = None
     if mode != 'zeros' and any(padding):

@@ -192,3 +192,12 @@ def test_materialized_model_exports_the_same():
     packed = export_binary(model)
     with torch.no_grad():
         torch.testing.assert_close(packed(x), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_string_paddings():
+    torch.manual_seed(9)
+    model = nn.Sequential(BinaryConv2d(5, 6, 3, padding='same', dilation=2),
+                          BinaryConv2d(6, 7, 3, padding='valid'))
+    assert_reproduces(model, torch.randn(1, 5, 9, 8))
+    with pytest.raises(ValueError, match='asymmetrically'):
+        export_binary(nn.Sequential(BinaryConv2d(5, 6, 2, padding='same')), strict=True)
