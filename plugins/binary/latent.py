@@ -117,8 +117,9 @@ class LatentTucker(LatentFactorisation):
                 if i < 2 else d for i, d in enumerate(self.shape))
         self.rank = ranks
         self.core = nn.Parameter(torch.randn(*ranks) / math.sqrt(math.prod(ranks[1:])))
-        self.factors = nn.ParameterList(
-            [nn.Parameter(torch.linalg.qr(torch.randn(d, r))[0]) for d, r in zip(self.shape, ranks)])
+        self.factors = nn.ParameterList([
+            nn.Parameter(torch.linalg.qr(torch.randn(d, r))[0]) for d, r in zip(self.shape, ranks)
+        ])
         core = _LETTERS[:n]
         self._equation = ','.join([core] + [f'{c.upper()}{c}' for c in core]) + '->' + core.upper()
 
