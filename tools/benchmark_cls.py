@@ -136,7 +136,7 @@ def run_train(quick: bool) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- multidomain
-def run_multidomain(quick: bool, lr_new: float = 2e-3) -> dict:
+def run_multidomain(quick: bool, lr_new: float = 1e-2) -> dict:
     """Add digits domains one by one; earlier domains checked bit-for-bit after every step."""
     size, widths, layers = 16, (16, 32, 64), (2, 2, 2)
     ep_first, ep_new, ep_base = (3, 2, 3) if quick else (10, 6, 10)
@@ -199,7 +199,7 @@ def main(argv=None) -> None:
     parser.add_argument('what', choices=['table', 'train', 'multidomain', 'all'])
     parser.add_argument('--quick', action='store_true', help='small budgets (minutes)')
     parser.add_argument('--threads', type=int, default=1, help='torch CPU threads')
-    parser.add_argument('--lr-new', type=float, default=2e-3,
+    parser.add_argument('--lr-new', type=float, default=1e-2,
                         help='multidomain: Adam learning rate of the domains after the first')
     parser.add_argument('--models', nargs='+', help='table: only these timm model names')
     parser.add_argument('--out', help='write the results as json')

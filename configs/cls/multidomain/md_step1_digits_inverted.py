@@ -12,3 +12,5 @@ test_dataloader = val_dataloader
 work_dir = './work_dirs/cls_multidomain/step1'
 load_from = './work_dirs/cls_multidomain/step0/epoch_6.pth'  # last epoch of the previous step
 custom_hooks = [dict(type='InitNewDomainHook', init_from='digits')]
+# only the new domain's factors/norms/head train: a higher rate (tools/benchmark_cls.py --lr-new)
+optim_wrapper = dict(optimizer=dict(lr=1e-2))
