@@ -14,7 +14,8 @@ num_classes = len(classes)
 num_stacks = 2
 input_size = (128, 128)
 data_root = 'data/face_parts_embedded/'
-binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
+binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel',
+                   scale_init='xnor')
 
 model = dict(
     type='FacePartSegmentor',

@@ -11,7 +11,8 @@ num_stacks = 2
 input_size = (128, 128)
 heatmap_size = (32, 32)
 codec = dict(type='MSRAHeatmap', input_size=input_size, heatmap_size=heatmap_size, sigma=1.5)
-binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
+binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel',
+                   scale_init='xnor')
 
 model = dict(
     type='TopdownPoseEstimator',
