@@ -74,7 +74,8 @@ def xnor_conv2d(x: Tensor,
                 scale: Optional[Tensor] = None,
                 bias: Optional[Tensor] = None,
                 isa: Optional[int] = None,
-                threads: Optional[int] = None) -> Tensor:
+                threads: Optional[int] = None,
+                in_channels: Optional[int] = None) -> Tensor:
     """``conv(pad(sign(x)), sign(W)) * scale + bias`` with the compiled XNOR-popcount kernel.
 
     Args:
@@ -88,6 +89,7 @@ def xnor_conv2d(x: Tensor,
         isa: 3 AVX-512 VPOPCNTDQ, 2 AVX2, 1 POPCNT, 0 portable; None picks the widest the CPU
             has (or ``$PLUGINS_DEPLOY_ISA``).
         threads: OpenMP threads; None uses ``torch.get_num_threads()``.
+        in_channels: the C the weight was packed for (checked when given).
 
     Returns:
         (N, O, H_out, W_out) float32.
@@ -110,6 +112,15 @@ def xnor_conv2d(x: Tensor,
     if oh <= 0 or ow <= 0:
         raise ValueError(f'input {tuple(x.shape)} is too small for kernel {(kh, kw)}, '
                          f'padding {(ph, pw)}, dilation {(dh, dw)}')
+    if (in_channels is not None and c != in_channels) or c % groups or wt.dim() != 4 or wt.shape[0] != groups or \
+            wt.shape[2] != num_words(c // groups * kh * kw) or \
+            tuple(tap_pop.shape) != (out_channels, kh * kw):
+        raise ValueError(f'input with {c} channels does not fit the packed weight '
+                         f'{tuple(wt.shape)} (groups {groups}, kernel {(kh, kw)}, '
+                         f'{out_channels} outputs)')
+    if wt.dtype != torch.int64 or tap_pop.dtype != torch.int32 or not wt.is_contiguous() or \
+            not tap_pop.is_contiguous():
+        raise ValueError('wt must be contiguous int64 and tap_pop contiguous int32')
     out = torch.empty(n, out_channels, oh, ow)
     sc = None if scale is None else scale.detach().to(torch.float32).reshape(-1).contiguous()
     bs = None if bias is None else bias.detach().to(torch.float32).reshape(-1).contiguous()
@@ -250,7 +261,8 @@ class PackedBinaryConv2d(nn.Module):
                                self.groups,
                                self.pad_value,
                                scale=self.scale if fuse and self.scale is not None else None,
-                               bias=self.bias if fuse else None)
+                               bias=self.bias if fuse else None,
+                               in_channels=self.in_channels)
         wt, tp = self._kernel_buffers()
         x = x.detach().contiguous()
         n, c, h, w = x.shape

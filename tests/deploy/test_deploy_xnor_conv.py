@@ -119,6 +119,8 @@ def test_errors_name_the_bad_value():
         layer(torch.randn(1, 4, 6, 6))
     with pytest.raises(ValueError, match='too small'):
         layer(torch.randn(1, 4, 2, 2))
+    with pytest.raises(ValueError, match='5 channels does not fit'):
+        layer(torch.randn(1, 5, 6, 6))
 
 
 def test_double_and_channels_last_inputs_take_the_checked_path():
@@ -138,8 +140,12 @@ def test_word_aligned_channels_every_padding(pad_value, cg, groups, stride, dila
     torch.manual_seed(cg + pad_value)
     x = torch.randn(1, cg * groups, 7, 6)
     signs = sign_bit(torch.randn(40, cg, 3, 3))
-    layer = PackedBinaryConv2d.from_signs(signs, stride=stride, padding=2, dilation=dilation,
-                                          groups=groups, pad_value=pad_value)
+    layer = PackedBinaryConv2d.from_signs(signs,
+                                          stride=stride,
+                                          padding=2,
+                                          dilation=dilation,
+                                          groups=groups,
+                                          pad_value=pad_value)
     ref = reference(x, signs, (stride, stride), (2, 2), (dilation, dilation), groups, pad_value)
     wt, tp = layer._kernel_buffers()
     for isa in ISAS:
