@@ -362,8 +362,9 @@ def _binary_cost(layer: _BinaryMixin, macs: int, output: Tensor, x: Tensor, Laye
             real += s.numel() if s.dim() == 1 or s.shape[1:] != (1, 1) else s.shape[0]
         else:
             real += layer.out_channels_
-    if layer.act_scale:
-        flops += x.numel() + output.numel() * (1 + math.prod(layer.kernel_size) // x.shape[1])
+    if layer.act_scale:  # K: mean_c |x|, a k x k box filter per output position, y * K
+        positions = output.numel() // layer.out_channels_
+        flops += x.numel() + positions * math.prod(layer.kernel_size) + output.numel()
     if layer.post_act is not None:
         real += sum(p.numel() for p in layer.post_act.parameters())
     if binary or getattr(layer.weight_quantizer, 'binary', True):

@@ -13,8 +13,11 @@ Example::
         exclude=['*.downsample.*'],
         keep_first=True, keep_last=True))
 
-"First" and "last" are the first and the last ``nn.Conv2d``/``nn.Linear`` of the model in
-registration order (``model.named_modules()``), whether or not linear layers are converted.
+"First" and "last" are the first and the last ``nn.Conv2d``/``nn.Linear`` of the model,
+whether or not linear layers are converted: in registration order (``model.named_modules()``)
+by default, or in execution order when ``input_shape`` is given (one dry forward on zeros;
+needed for models whose output layer is not registered last, e.g. ``StackedHourglass``,
+whose per-stack ``heatmaps`` are registered before the ``merge_*`` convs).
 Each replaced layer takes the original weight (decomposed into the latent factors if
 ``latent`` is set) and bias. Every include/exclude pattern must match at least one candidate
 layer, else a ``ValueError`` names it.
@@ -29,7 +32,7 @@ from torch import nn
 
 from .binary_conv import BinaryConv2d, BinaryLinear, _BinaryMixin
 
-CFG_KEYS = ('conv', 'linear', 'include', 'exclude', 'keep_first', 'keep_last')
+CFG_KEYS = ('conv', 'linear', 'include', 'exclude', 'keep_first', 'keep_last', 'input_shape')
 
 
 def _candidates(model: nn.Module) -> List[str]:
@@ -37,6 +40,32 @@ def _candidates(model: nn.Module) -> List[str]:
         name for name, m in model.named_modules()
         if isinstance(m, (nn.Conv2d, nn.Linear)) and not isinstance(m, _BinaryMixin) and name
     ]
+
+
+def execution_order(model: nn.Module, names: List[str], input_shape: Sequence[int]) -> List[str]:
+    """The ``names`` that run in a forward of zeros of ``input_shape``, by first call."""
+    import torch
+    from mmengine.model import BaseModel
+    modules = dict(model.named_modules())
+    first: Dict[str, int] = {}
+    def hook(name: str):
+        def record(module, inputs, output) -> None:  # must return None (keeps the output)
+            first.setdefault(name, len(first))
+        return record
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in names]
+    was_training = model.training
+    model.eval()
+    try:
+        p = next(model.parameters(), None)
+        x = torch.zeros(tuple(input_shape), device=None if p is None else p.device)
+        with torch.no_grad():
+            model(x, None, mode='tensor') if isinstance(model, BaseModel) else model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return sorted(first, key=first.__getitem__)
 
 
 def _match(name: str, patterns: Sequence[str]) -> bool:
@@ -64,10 +93,13 @@ def select_layers(model: nn.Module, cfg: dict) -> List[str]:
     _check_patterns(include, names, 'include')
     _check_patterns(exclude, names, 'exclude')
     keep = set()
+    ordered = names
+    if cfg.get('input_shape') is not None:
+        ordered = execution_order(model, names, cfg['input_shape']) or names
     if cfg.get('keep_first', True):
-        keep.add(names[0])
+        keep.add(ordered[0])
     if cfg.get('keep_last', True):
-        keep.add(names[-1])
+        keep.add(ordered[-1])
     modules = dict(model.named_modules())
     convert_linear = cfg.get('linear') is not None
     chosen = []
@@ -102,7 +134,8 @@ def binarize(model: nn.Module, cfg: Optional[dict] = None) -> nn.Module:
         cfg: ``conv`` (options of the binary conv, default ``dict(type='BinaryConv2d')``;
             ``None`` leaves convolutions real), ``linear`` (``None`` default, or options of
             ``BinaryLinear``), ``include``/``exclude`` (fnmatch globs on module names),
-            ``keep_first``/``keep_last`` (default True).
+            ``keep_first``/``keep_last`` (default True), ``input_shape`` (find first/last by
+            execution order instead of registration order).
 
     Returns:
         The same model; ``model.binarized_layers`` lists the replaced names.

@@ -52,3 +52,11 @@ def test_reused_module_and_unexecuted_params():
     assert rep.total.real_params == 4 + 12 + 5
     assert packed_bytes(LayerCost(0, 0, 1, 9)) == 4 + 2
     assert 'TOTAL' in rep.table()
+
+
+def test_activation_factor_cost_hand_count():
+    layer = BinaryConv2d(4, 8, 3, padding=1, scale='none', act_scale=True, bias=False)
+    rep = complexity(layer, (1, 4, 6, 6))
+    # mean_c |x| (4*36) + 3x3 box filter per position (36*9) + y * K (8*36)
+    assert rep.total.flops == 4 * 36 + 36 * 9 + 8 * 36
+    assert rep.total.bops == 8 * 36 * 4 * 9

@@ -66,3 +66,20 @@ def test_mmpose_estimator():
     assert type(model.head.final_layer) is nn.Conv2d
     model.eval()
     assert model(torch.randn(1, 3, 64, 64), None).shape == (1, 3, 4, 4)
+
+
+def test_execution_order_for_first_and_last():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.out = nn.Conv2d(4, 2, 1)      # registered first, runs last
+            self.mid = nn.Conv2d(4, 4, 3, padding=1)
+            self.stem = nn.Conv2d(3, 4, 3, padding=1)  # registered last, runs first
+
+        def forward(self, x):
+            return self.out(self.mid(self.stem(x)))
+
+    net = binarize(Net(), dict(input_shape=(1, 3, 8, 8)))
+    assert net.binarized_layers == ['mid']
+    assert type(net.stem) is nn.Conv2d and type(net.out) is nn.Conv2d
+    assert binarize(Net(), dict()).binarized_layers == ['mid']  # registration: out, stem kept
