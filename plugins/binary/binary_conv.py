@@ -37,6 +37,34 @@ from .scaling import (FixedScale, LearnedScale, NoScale, XNORScale, activation_f
 _DEFAULT_Q = dict(type='SignSTE')
 
 
+class _ScaleOutput(torch.autograd.Function):
+    """``out = y * s (+ bias)`` for a spatial scale ``s`` (O, H, W), with a backward that
+    accumulates ``grad_s = sum_n grad[n] * y[n]`` in place (no (N, O, H, W) temporary)."""
+
+    @staticmethod
+    def forward(ctx, y: Tensor, s: Tensor, bias: Optional[Tensor]) -> Tensor:  # type: ignore
+        ctx.save_for_backward(y, s)
+        ctx.has_bias = bias is not None
+        if bias is None:
+            return y * s
+        return torch.addcmul(bias.view(1, -1, 1, 1), y, s)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        y, s = ctx.saved_tensors
+        grad_y = grad * s if ctx.needs_input_grad[0] else None
+        grad_s = grad_b = None
+        if ctx.needs_input_grad[1]:
+            grad_s = grad[0] * y[0]
+            for n in range(1, grad.shape[0]):
+                grad_s.addcmul_(grad[n], y[n])
+            if s.shape != grad_s.shape:  # s broadcast over a dim of size 1
+                grad_s = grad_s.sum_to_size(s.shape)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum((0, 2, 3))
+        return grad_y, grad_s, grad_b
+
+
 class _BinaryMixin:
     """Parts shared by :class:`BinaryConv2d` and :class:`BinaryLinear`.
 
@@ -256,10 +284,8 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
                                           self.padding, self.dilation)
                 if self.bias is not None:
                     y = y + self.bias.view(1, -1, 1, 1)
-            elif self.bias is not None:
-                y = torch.addcmul(self.bias.view(1, -1, 1, 1), y, s)  # one pass: b + y * s
             else:
-                y = y * s
+                y = _ScaleOutput.apply(y, s, self.bias)  # one pass: b + y * s
         if self.post_act is not None:
             y = self.post_act(y)
         return y

@@ -131,3 +131,12 @@ def test_linear_from_config_round_trips_checkpoint():
     x = torch.randn(4, 6)
     assert torch.equal(a(x), b(x))
     assert a.export()['weight_sign'].shape == (3, 6)
+
+
+def test_spatial_scale_backward_matches_autograd_of_the_formula():
+    from plugins.binary.binary_conv import _ScaleOutput
+    y = torch.randn(3, 2, 4, 5, dtype=torch.double, requires_grad=True)
+    s = torch.randn(2, 4, 5, dtype=torch.double, requires_grad=True)
+    b = torch.randn(2, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, s, b))
+    assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, s, None))
