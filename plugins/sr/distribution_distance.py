@@ -57,7 +57,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean))
 
 
-def patch_features(images: torch.Tensor, patch_size: int = 4, patch_stride: int = 2) -> torch.Tensor:
+def patch_features(images: torch.Tensor, patch_size: int = 4,
+                   patch_stride: int = 2) -> torch.Tensor:
     """All patches of a batch: (B, C, H, W) -> (B * L, C * patch_size**2)."""
     if min(images.shape[-2:]) < patch_size:
         raise ValueError(f'images of {tuple(images.shape[-2:])} px are smaller than '

@@ -77,7 +77,10 @@ class HighToLowGenerator(nn.Module):
         for _ in range(num_down):
             layers += group() + [nn.AvgPool2d(2)]
         for _ in range(num_up):
-            layers += group() + [nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2)]
+            layers += group() + [
+                nn.Conv2d(channels, 4 * channels, 3, padding=1),
+                nn.PixelShuffle(2)
+            ]
         self.body = nn.Sequential(*layers)
         self.conv_out = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, in_channels, 3, padding=1))
         if spectral_norm:

@@ -58,7 +58,9 @@ class LowToHighGenerator(nn.Module):
         self.in_channels, self.scale, self.bicubic_skip = in_channels, scale, bicubic_skip
         layers: list = [nn.Conv2d(in_channels, channels, 3, padding=1)]
         for i, count in enumerate(blocks_per_group):
-            layers += [PreActResidualBlock(channels, conv_cfg, norm_cfg, act_cfg) for _ in range(count)]
+            layers += [
+                PreActResidualBlock(channels, conv_cfg, norm_cfg, act_cfg) for _ in range(count)
+            ]
             if i < num_up:
                 layers += [nn.Conv2d(channels, 4 * channels, 3, padding=1), nn.PixelShuffle(2)]
         layers += [nn.ReLU(), nn.Conv2d(channels, in_channels, 3, padding=1)]
@@ -72,5 +74,6 @@ class LowToHighGenerator(nn.Module):
             raise ValueError(f'expected input (B, {self.in_channels}, h, w), got {tuple(x.shape)}')
         out = self.body(x)
         if self.bicubic_skip:
-            out = out + F.interpolate(x, scale_factor=self.scale, mode='bicubic', align_corners=False)
+            out = out + F.interpolate(
+                x, scale_factor=self.scale, mode='bicubic', align_corners=False)
         return out

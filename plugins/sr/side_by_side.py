@@ -36,7 +36,8 @@ def tile_rows(rows: Sequence[torch.Tensor], size: int | None = None, pad: int = 
     for i, row in enumerate(rows):
         row = F.interpolate(row.detach().cpu().float(), size=(size, size), mode='nearest')
         for j, image in enumerate(row.clamp(0, 1)):
-            grid[:, pad + i * cell:pad + i * cell + size, pad + j * cell:pad + j * cell + size] = image
+            top, left = pad + i * cell, pad + j * cell
+            grid[:, top:top + size, left:left + size] = image
     return grid
 
 

@@ -30,7 +30,8 @@ def faces(tmp_path_factory):
 def test_generator_layout_and_determinism(faces, tmp_path):
     root, summary = faces
     assert summary['counts'] == dict(train_hr=6, train_lr=5, test_pairs=3)
-    assert len(os.listdir(root / 'train' / 'hr')) == 6 and len(os.listdir(root / 'test' / 'lr')) == 3
+    assert len(os.listdir(root / 'train' / 'hr')) == 6
+    assert len(os.listdir(root / 'test' / 'lr')) == 3
     assert cv2.imread(str(root / 'train' / 'hr' / '00000.png')).shape == (64, 64, 3)
     assert cv2.imread(str(root / 'train' / 'lr' / '00000.png')).shape == (16, 16, 3)
     meta = json.loads((root / 'meta.json').read_text())

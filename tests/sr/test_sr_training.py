@@ -16,6 +16,8 @@ from plugins.datasets import DATA_GENERATORS
 from plugins.sr import LowToHighGAN, SubnetOptimWrapperConstructor
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+pytestmark = pytest.mark.slow  # short real training runs
+
 TINY_G_HL = dict(channels=4, noise_dim=8, blocks_per_group=1)
 TINY_D = dict(channels=4, num_blocks=4)
 TINY_G_LH = dict(channels=4, blocks_per_group=(1, 0, 0))
