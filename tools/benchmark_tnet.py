@@ -8,8 +8,9 @@ ratios, same training budget.
 Every variant is configs/pose/tnet_mpii.py with ``model.backbone.compression`` overridden
 (``dense`` = ``None``: the same network with an uncompressed weight tensor), trained with the
 same schedule, data, seed and batch size, then evaluated once (PCKh@0.5 with flip test;
-MMPose's ``MpiiPCKAccuracy`` reports it under the key ``'PCK'``). The table gives the parameters of the weight tensor, of the whole model, PCKh and the wall time
-(the machine may be shared: time is indicative only).
+MMPose's ``MpiiPCKAccuracy`` reports it under the key ``'PCK'``). The table gives the
+parameters of the weight tensor and of the whole model, PCKh and the training wall time (the
+machine may be shared: time is indicative only).
 """
 from __future__ import annotations
 

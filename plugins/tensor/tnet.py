@@ -207,8 +207,9 @@ class TNet(BaseBackbone):
         if ranks is not None:
             ranks = tuple(ranks)
             if len(ranks) != 8 or any(not 1 <= r <= s for r, s in zip(ranks, self.tensor_shape)):
+                sizes = dict(zip(TNET_MODES, self.tensor_shape))
                 raise ValueError(f'TNet: ranks {ranks} out of range; allowed: 8 ints with '
-                                 f'1 <= rank <= size for modes {dict(zip(TNET_MODES, self.tensor_shape))}')
+                                 f'1 <= rank <= size for modes {sizes}')
         elif compression is not None:
             ranks = tnet_ranks(self.tensor_shape, compression, compress_modes)
         std = math.sqrt(1.0 / (channels * kernel_size**2))
@@ -260,7 +261,8 @@ class TNet(BaseBackbone):
             y = self.conv(F.relu(self.norms[idx](y)), weights[idx])
         return x + y
 
-    def _level(self, x: torch.Tensor, weights: Sequence[torch.Tensor], s: int, d: int) -> torch.Tensor:
+    def _level(self, x: torch.Tensor, weights: Sequence[torch.Tensor], s: int,
+               d: int) -> torch.Tensor:
         skip = self._block(x, weights, s, d, 0)
         y = self._block(F.max_pool2d(x, 2), weights, s, d, 1)
         if d < self.depth - 1:

@@ -10,7 +10,7 @@ from mmcv.cnn import build_conv_layer
 from mmengine.registry import MODELS
 
 import plugins  # noqa: F401
-from plugins.tensor import CPConv, CPConv1d, CPConv2d, CPConv3d
+from plugins.tensor import CPConv, CPConv1d, CPConv2d
 
 DENSE = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
