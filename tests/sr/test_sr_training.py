@@ -186,3 +186,17 @@ def test_optim_constructor_errors():
         ctor(model)
     with pytest.raises(ValueError, match="'optimizer'"):
         SubnetOptimWrapperConstructor(dict(generator=dict(lr=0.1)))
+
+
+def test_stage1_resumes_networks_and_both_optimisers(stage1, data_root):
+    _, work_dir = stage1
+    cfg = _cfg('high_to_low_faces64', data_root, work_dir, iters=5)
+    cfg.experiment_name = 'resume_hl'
+    cfg.resume = True  # from the work dir's last checkpoint (iteration 3)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 5
+    for name in ('generator', 'discriminator'):
+        state = runner.optim_wrapper[name].optimizer.state
+        steps = {int(s['step']) for s in state.values()}
+        assert steps == {5}, (name, steps)  # 3 restored + 2 new Adam steps
