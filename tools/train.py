@@ -53,6 +53,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if 'optimizer' not in cfg.optim_wrapper:
+            raise ValueError('--amp handles a config with one optimiser (optim_wrapper.optimizer);'
+                             ' for several, set type="AmpOptimWrapper" per wrapper in the config')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':

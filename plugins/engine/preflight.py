@@ -82,12 +82,15 @@ def check_dataset_cfg(cfg: Mapping, where: str = 'dataset', check_images: bool =
         DatasetConfigError: naming the missing or broken file.
     """
     for ds, loc in _iter_datasets(cfg, where):
+        if ds.get('auto_generate'):  # the dataset writes its embedded data on first use
+            continue
         root = ds.get('data_root')
         if root and not osp.isdir(root):
             raise DatasetConfigError(
-                f'data root {root!r} ({loc}.data_root) does not exist. For the embedded set run '
-                f'`python tools/generate_data.py mpii_synthetic --out {root}`; for real data see '
-                f'README "Real data sets".')
+                f'data root {root!r} ({loc}.data_root) does not exist. For an embedded set run '
+                f'`python tools/generate_data.py NAME --out {root}` (names: '
+                f'`python tools/generate_data.py --list`; the pose set is mpii_synthetic); for '
+                f'real data see README "Real data sets".')
         ann = _join(root, ds.get('ann_file') or None)
         if ann and not osp.isfile(ann):
             raise DatasetConfigError(f'annotation file {ann} ({loc}.ann_file) does not exist')
