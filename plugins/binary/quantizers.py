@@ -88,7 +88,7 @@ class SignSTE(nn.Module):
             of ``clip * hardtanh(x / clip)``); ``None`` passes it everywhere (identity STE).
         save_mask: save a 1-byte boolean mask for the backward instead of a reference to the
             input (less memory when nothing else keeps the input alive, but two extra
-            elementwise passes; measured about 2x the STE time on this machine).
+            elementwise passes; measured about 2.5x the STE time on this machine).
 
     Shape: any -> same shape, values in {-1, +1}.
     """
