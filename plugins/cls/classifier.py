@@ -143,6 +143,10 @@ class TimmClassifier(_ClassifierBase):
         in_channels: channels of the backbone output (only for a backbone without
             ``num_features``).
         label_smoothing: of the cross-entropy loss.
+        input_size: ``(C, H, W)``; if given, one no-grad forward of zeros in eval mode at
+            construction resolves layers whose parameter shapes depend on the feature-map size
+            (``BinaryConv2d`` with ``scale_shape='chw'``/``'rank1'``), so that checkpoints load
+            into a freshly built model (``tools/test.py``, ``load_from``).
         data_preprocessor: default :class:`ClsDataPreprocessor`.
         init_cfg: mmengine init config.
 
@@ -157,6 +161,7 @@ class TimmClassifier(_ClassifierBase):
                  backbone: dict | None = None,
                  in_channels: int | None = None,
                  label_smoothing: float = 0.0,
+                 input_size: Sequence[int] | None = None,
                  data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='ClsDataPreprocessor'),
@@ -186,6 +191,13 @@ class TimmClassifier(_ClassifierBase):
                     raise ValueError(f'backbone {cfg.get("type")!r} has no num_features: give '
                                      f'in_channels (channels of its last feature map)')
                 self.head = nn.Linear(ch, num_classes)
+        if input_size is not None:
+            if len(input_size) != 3:
+                raise ValueError(f'input_size is (C, H, W), got {tuple(input_size)}')
+            self.eval()
+            with torch.no_grad():
+                self.logits(torch.zeros(1, *input_size))
+            self.train()
 
     def logits(self, inputs: Tensor) -> Tensor:
         if self.head is None:

@@ -87,12 +87,19 @@ def test_digits_configs_build_and_run_one_step():
     cfg = Config.fromfile(osp.join(ROOT, 'configs/cls/digits/binary_resnet18_rank1_digits.py'))
     cfg.model.timm_kwargs.width = 4
     model = MODELS.build(cfg.model)
-    ds = DATASETS.build(dict(cfg.val_dataloader.dataset, size=8))
+    ds = DATASETS.build(cfg.val_dataloader.dataset)
     data = default_collate([ds[i] for i in range(4)])
     optim = torch.optim.Adam(model.parameters(), 1e-3)
     from mmengine.optim import OptimWrapper
     loss = model.train_step(data, OptimWrapper(optim))['loss']
     assert torch.isfinite(loss)
+    # size-dependent scales are resolved at build (input_size): a fresh model loads strictly
+    fresh = MODELS.build(cfg.model)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    model.eval()
+    fresh.eval()
+    x = model.data_preprocessor(data)['inputs']
+    assert torch.equal(model(x), fresh(x))
 
 
 def test_other_configs_parse():

@@ -6,7 +6,7 @@
 #       --cfg-options train_dataloader.dataset.data_root=data/digits_folder \
 #       val_dataloader.dataset.data_root=data/digits_folder model.num_classes=10 \
 #       train_dataloader.dataset.num_classes=10 val_dataloader.dataset.num_classes=10 \
-#       train_dataloader.dataset.size=32 val_dataloader.dataset.size=32
+#       train_dataloader.dataset.size=32 val_dataloader.dataset.size=32 model.input_size=[3,32,32]
 _base_ = ['../_base_/default_runtime.py']
 data_root = 'data/imagenet'
 num_classes = 1000
@@ -14,6 +14,7 @@ model = dict(
     type='TimmClassifier',
     timm_model='real_resnet18',
     num_classes=num_classes,
+    input_size=(3, 224, 224),  # resolves size-dependent scales (chw, rank1) at build time
     data_preprocessor=dict(type='ClsDataPreprocessor', mean=(123.675, 116.28, 103.53),
                            std=(58.395, 57.12, 57.375)))
 train_dataloader = dict(

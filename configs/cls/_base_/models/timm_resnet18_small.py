@@ -5,4 +5,5 @@ model = dict(
     timm_model='real_resnet18',
     num_classes=10,
     timm_kwargs=dict(width=32, stem='small'),
+    input_size=(3, 16, 16),  # resolves size-dependent scales (chw, rank1) at build time
     data_preprocessor=dict(type='ClsDataPreprocessor', mean=(127.5, ) * 3, std=(127.5, ) * 3))
