@@ -104,3 +104,24 @@ def test_mmengine_wrapper_trains_last_domain_only():
     bad = dict(data, data_samples=dict(gt_label=torch.tensor([0, 5, 1, 0])))
     with pytest.raises(ValueError, match="2 classes"):
         model(**model.data_preprocessor(bad), mode='loss')
+
+
+def test_init_new_domain_hook_copies_only_at_start():
+    from types import SimpleNamespace
+
+    from mmengine.registry import HOOKS
+    cfg = dict(type='MultiDomainClassifier',
+               network=dict(type='LatentTuckerResNet', layers=(1, ), widths=(4, )),
+               domains=[dict(name='a', num_classes=10), dict(name='b', num_classes=2)])
+    model = MODELS.build(cfg)
+    net = model.network
+    with torch.no_grad():  # as after loading step 0's checkpoint: domain a differs from b
+        for p in net.stages[0].factors[0]:
+            p.add_(1.0)
+    hook = HOOKS.build(dict(type='InitNewDomainHook', init_from='a'))
+    logger = SimpleNamespace(info=lambda msg: None)
+    hook.before_train(SimpleNamespace(iter=5, model=model, logger=logger))  # resumed: no copy
+    assert not torch.equal(net.stages[0].factors[1][0], net.stages[0].factors[0][0])
+    hook.before_train(SimpleNamespace(iter=0, model=model, logger=logger))
+    assert all(torch.equal(a, b) for a, b in zip(net.stages[0].factors[1],
+                                                 net.stages[0].factors[0]))
