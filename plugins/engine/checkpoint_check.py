@@ -45,8 +45,11 @@ def check_checkpoint_matches(model: torch.nn.Module, filename: str, exact: bool 
         raise CheckpointMismatchError(f'checkpoint {filename} holds no state dict')
     state = {_strip(k): v for k, v in state.items()}
     own = model.state_dict()
+    # a zero-size model tensor is a lazily shaped parameter (e.g. a learned scale whose size
+    # depends on the output resolution): it takes the checkpoint's shape when loaded
     shape_bad = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items()
-                 if k in state and hasattr(state[k], 'shape') and state[k].shape != v.shape]
+                 if k in state and hasattr(state[k], 'shape') and v.numel() > 0
+                 and state[k].shape != v.shape]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     matched = len(own) - len(missing) - len(shape_bad)

@@ -38,3 +38,13 @@ def test_new_head_allowed_when_not_exact(tmp_path):
     assert check_checkpoint_matches(dst, str(tmp_path / 'pre.pth')) == 0.75
     with pytest.raises(CheckpointMismatchError):
         check_checkpoint_matches(dst, str(tmp_path / 'pre.pth'), exact=True)
+
+
+def test_lazily_shaped_parameters_match(tmp_path):
+    from mmcv.cnn import build_conv_layer
+    cfg = dict(type='BinaryConv2d', scale='learned', scale_shape='rank1')
+    trained = build_conv_layer(cfg, 4, 8, 3, padding=1)
+    trained(torch.randn(1, 4, 8, 8))  # resolves beta (h_out) and gamma (w_out)
+    _save(trained, tmp_path / 'rank1.pth')
+    fresh = build_conv_layer(cfg, 4, 8, 3, padding=1)
+    assert check_checkpoint_matches(fresh, str(tmp_path / 'rank1.pth'), exact=True) == 1.0
