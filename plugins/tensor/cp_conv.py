@@ -61,7 +61,9 @@ class CPConv(FactorizedConvNd):
         for factor in self.factors_kernel[1:]:
             kernel = kernel.unsqueeze(-1) * factor.t().reshape(self.rank,
                                                                *([1] * (kernel.dim() - 1)), -1)
-        return kernel.unsqueeze(1)
+        # contiguous: the broadcast product leaves rank-last strides, which oneDNN would
+        # otherwise have to reorder on every call
+        return kernel.unsqueeze(1).contiguous()
 
     def load_decomposition(self, weight: torch.Tensor) -> None:
         factors = cp_decompose(weight, self.rank)

@@ -46,14 +46,14 @@ class TuckerConv(FactorizedConvNd):
         ])
 
     def reconstruct(self) -> torch.Tensor:
-        return tucker_to_tensor(self.core, list(self.factors))
+        return tucker_to_tensor(self.core, list(self.factors)).contiguous()
 
     def small_kernel(self) -> torch.Tensor:
         """Core with the kernel modes expanded, shape (R_out, R_in, k_1, ..., k_d)."""
         kernel = self.core
         for mode, factor in enumerate(self.factors[2:], start=2):
             kernel = mode_dot(kernel, factor, mode)
-        return kernel
+        return kernel.contiguous()  # mode_dot leaves permuted strides
 
     def load_decomposition(self, weight: torch.Tensor) -> None:
         core, factors = tucker_decompose(weight, self.rank)
