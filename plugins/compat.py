@@ -27,6 +27,9 @@ all installed by :func:`install` (called once by ``import plugins``):
    launcher initialises the process group (``gloo``) without the first, and
    ``MMDistributedDataParallel`` drops ``device_ids`` for a CPU module, so
    ``tools/dist_train.sh`` runs DDP on CPUs.
+5. **Drawing under numpy 2.** MMPose 1.3's OpenCV visualiser calls ``int()`` on one-element
+   arrays (a keypoint's radius), which numpy 2 refuses; ``tools/test.py --show-dir`` would
+   fail. Its ``draw_circles`` gets scalar arguments.
 """
 from __future__ import annotations
 
@@ -252,6 +255,31 @@ def _install_cpu_dist_launch() -> None:
     MMDistributedDataParallel.__init__ = __init__
 
 
+def _scalar(value: Any) -> Any:
+    """A one-element array or tensor as a Python number; anything else unchanged."""
+    import numpy as np
+    if (isinstance(value, np.ndarray) and value.size == 1
+            or isinstance(value, torch.Tensor) and value.numel() == 1):
+        return value.reshape(-1)[0].item()
+    return value
+
+
+def _install_numpy2_drawing() -> None:
+    from mmpose.visualization.opencv_backend_visualizer import OpencvBackendVisualizer
+    original = OpencvBackendVisualizer.draw_circles
+    if getattr(original, '__compat_shim__', False):
+        return
+
+    def draw_circles(self, center, radius, face_colors='none', alpha: float = 1.0, **kwargs):
+        if self.backend == 'opencv':
+            center = [_scalar(c) for c in center]
+            radius = _scalar(radius)
+        return original(self, center, radius, face_colors=face_colors, alpha=alpha, **kwargs)
+
+    draw_circles.__compat_shim__ = True
+    OpencvBackendVisualizer.draw_circles = draw_circles
+
+
 _INSTALLED = False
 
 
@@ -264,4 +292,5 @@ def install() -> None:
     _install_mmdet_utils()
     _install_checkpoint_loader()
     _install_cpu_dist_launch()
+    _install_numpy2_drawing()
     _INSTALLED = True
