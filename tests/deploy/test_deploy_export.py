@@ -118,6 +118,7 @@ def test_binary_hourglass_reproduces_eval_outputs():
     binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
     model = MODELS.build(
         dict(type='StackedHourglass',
+             _scope_='mmpose',  # independent of the default scope other tests leave behind
              num_stacks=2,
              depth=2,
              channels=32,
