@@ -14,7 +14,9 @@ import plugins  # noqa: E402,F401
 torch.set_num_threads(1)
 
 #: Real sample data (MMPose's test data), beside the project.
-SHARED_DATA = osp.join(osp.dirname(ROOT), 'shared', 'data', 'mmpose_tests')
+from plugins.datasets.sample_data import sample_data_root  # noqa: E402
+
+SHARED_DATA = sample_data_root()
 
 
 @pytest.fixture(scope='session')

@@ -2,7 +2,7 @@
 
     python tools/pose_demo.py CONFIG CHECKPOINT [--images DIR] [--ann JSON] [--out-dir DIR]
 
-Defaults run on the real MPII sample images (``/work/shared/data/mmpose_tests/mpii``) with the
+Defaults run on the real MPII sample images (``../shared/data/mmpose_tests/mpii`` beside the repository) with the
 person boxes of their MPII annotation (centre, scale * 200 * 1.25, as MpiiDataset); the
 keypoints are printed as json and drawn into ``<out-dir>/<image>.png``.
 ``CHECKPOINT`` may be ``none`` (random weights: checks the path, not the accuracy).
@@ -20,8 +20,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import numpy as np  # noqa: E402
 
 import plugins  # noqa: E402,F401
+from plugins.datasets.sample_data import sample_data_root  # noqa: E402
 
-MPII = '/work/shared/data/mmpose_tests/mpii'
+MPII = osp.join(sample_data_root(), 'mpii')
 
 
 def mpii_boxes(ann_file: str) -> dict:

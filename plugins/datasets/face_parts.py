@@ -9,7 +9,7 @@ Format (``data_root``)::
 The labels are :data:`FACE_PART_CLASSES`. The generator rasterises the parts from 68-point
 (300W/iBUG) or 98-point (WFLW) landmarks: synthetic faces drawn from a landmark template with
 random pose, shape, expression, colours and backgrounds, plus the real face-landmark samples
-(``/work/shared/data/mmpose_tests/{300w,wflw}``) cropped into a separate ``real`` split.
+(``../shared/data/mmpose_tests/{300w,wflw}`` beside the repository) cropped into a separate ``real`` split.
 This is the face-part experiment of "Hierarchical binary CNNs for landmark localization with
 limited resources" in an embedded form.
 """
@@ -27,6 +27,7 @@ from mmengine.dataset import BaseDataset
 from mmpose.registry import DATASETS, TRANSFORMS
 
 from .generators import DATA_GENERATORS
+from .sample_data import sample_data_root
 
 FACE_PART_CLASSES = ('background', 'skin', 'right_brow', 'left_brow', 'right_eye',
                      'left_eye', 'nose', 'mouth')
@@ -303,7 +304,7 @@ def _real_samples(src_root: str, size: int):
 @DATA_GENERATORS.register_module(name='face_parts_synthetic')
 def generate_face_parts(out_dir: str, *, seed: int = 0, num_train: int = 600,
                         num_val: int = 100, img_size: int = 128,
-                        real_root: Optional[str] = '/work/shared/data/mmpose_tests') -> dict:
+                        real_root: Optional[str] = 'default') -> dict:
     """Face-part segmentation set: synthetic faces rasterised from landmarks (+ real crops).
 
     Writes ``images/{train,val,real}`` and ``masks/{train,val,real}`` under ``out_dir`` and
@@ -323,6 +324,8 @@ def generate_face_parts(out_dir: str, *, seed: int = 0, num_train: int = 600,
             cv2.imwrite(osp.join(out_dir, 'images', split, f'{i:05d}.png'), img)
             cv2.imwrite(osp.join(out_dir, 'masks', split, f'{i:05d}.png'), mask)
         counts[split] = n
+    if real_root == 'default':
+        real_root = sample_data_root()
     real = _real_samples(real_root, img_size) if real_root and osp.isdir(real_root) else []
     if real:
         for d in ('images', 'masks'):

@@ -10,10 +10,11 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
+from plugins.datasets.sample_data import sample_data_root
 from plugins.pose import MultiStackHeatmapHead
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MPII = '/work/shared/data/mmpose_tests/mpii'
+MPII = osp.join(sample_data_root(), 'mpii')
 TINY_BACKBONE = dict(type='StackedHourglass', num_stacks=2, depth=2, channels=16,
                      out_channels=16, stem_channels=(8, 16), block=dict(type='HPMBlock'))
 

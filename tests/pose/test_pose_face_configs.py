@@ -8,9 +8,10 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
+from plugins.datasets.sample_data import sample_data_root
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SAMPLES = '/work/shared/data/mmpose_tests'
+SAMPLES = sample_data_root()
 CASES = [('binary_hg_300w.py', '300w', 'test_300w.json', 68),
          ('binary_hg_aflw.py', 'aflw', 'test_aflw.json', 19),
          ('binary_hg_wflw.py', 'wflw', 'test_wflw.json', 98)]

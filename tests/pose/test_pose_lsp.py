@@ -6,13 +6,15 @@ import os.path as osp
 
 import numpy as np
 import pytest
+
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from plugins.datasets.sample_data import sample_data_root
 from plugins.datasets.lsp import TorsoPCKAccuracy
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MPII = '/work/shared/data/mmpose_tests/mpii'
+MPII = osp.join(sample_data_root(), 'mpii')
 
 
 def test_lsp_mat_through_config_pipeline(tmp_path):
