@@ -1,8 +1,11 @@
 """Embedded data generators and dataset classes."""
+from . import face_parts, lsp, synthetic_pose  # noqa: F401  (register datasets/generators)
+from .decathlon import DecathlonDataset, ImageFolderDataset
+from .digits import DigitsDataset
 from .generators import DATA_GENERATORS
+from .sample_data import sample_data_root
 
-__all__ = ['DATA_GENERATORS']
-from .decathlon import DecathlonDataset, ImageFolderDataset  # noqa: E402
-from .digits import DigitsDataset  # noqa: E402
-from . import synthetic_pose  # noqa: E402,F401  (registers 'mpii_synthetic')
-from . import face_parts, lsp  # noqa: E402,F401  (face parts / LSP, issue 4)
+__all__ = [
+    'DATA_GENERATORS', 'DecathlonDataset', 'DigitsDataset', 'ImageFolderDataset',
+    'sample_data_root'
+]
