@@ -12,11 +12,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401  (compatibility layer + registries)
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from plugins.engine import check_checkpoint_matches, check_data_cfg  # noqa: E402
+from tools.runner_args import add_runner_args, apply_process_args, set_work_dir  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,27 +28,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='save pictures of the predictions in this dir '
                         '(relative to the work dir\'s timestamped folder)')
     parser.add_argument('--interval', type=int, default=1, help='visualise every n-th sample')
-    parser.add_argument('--skip-data-check', action='store_true')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings in the config, as key=value pairs')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads of each process (default: torch\'s own; '
-                        '1 is faster on a busy machine)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parser.parse_args(argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    cfg.launcher = args.launcher
+    set_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.show_dir is not None:
         vis = cfg.get('default_hooks', {}).get('visualization')
         if vis is None:
@@ -62,8 +48,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_process_args(args)
     cfg = merge_args(Config.fromfile(args.config), args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')

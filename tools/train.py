@@ -4,18 +4,17 @@
     bash tools/dist_train.sh CONFIG NPROC [...]        # same, through mmengine's DDP launch
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401  (compatibility layer + registries)
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
 from plugins.engine import check_checkpoint_matches, check_data_cfg  # noqa: E402
+from tools.runner_args import add_runner_args, apply_process_args, set_work_dir  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,31 +30,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='do not evaluate checkpoints during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by the actual batch size')
-    parser.add_argument('--skip-data-check', action='store_true',
-                        help='skip the pre-flight check of data roots, annotations and images')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, as key=value pairs (xxx=yyy)')
-    parser.add_argument('--threads', type=int, default=None,
-                        help='torch intra-op threads of each process (default: torch\'s own; '
-                        '1 is faster on a busy machine)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parser.parse_args(argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge command-line arguments into the config, as MMPose's tool does."""
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args)
     if args.amp:
         if 'optimizer' not in cfg.optim_wrapper:
             raise ValueError('--amp handles a config with one optimiser (optim_wrapper.optimizer);'
@@ -75,8 +58,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main(argv=None) -> Runner:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_process_args(args)
     cfg = merge_args(Config.fromfile(args.config), args)
     if not args.skip_data_check:
         used = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') is not None
