@@ -6,8 +6,10 @@ ratios, same training budget.
     python tools/benchmark_tnet.py --train-images 1000 --epochs 2 --ratios dense 0.3 0.1
 
 Every variant is configs/pose/tnet_mpii.py with ``model.backbone.compression`` overridden
-(``dense`` = ``None``: the same network with an uncompressed weight tensor), trained with the
-same schedule, data, seed and batch size, then evaluated once (PCKh@0.5 with flip test;
+(``dense`` = ``None``: the same network with an uncompressed weight tensor), plus the
+bottleneck hourglass of configs/pose/hg_mpii.py (``--baselines``; T-Net's config inherits
+everything but the backbone from it), trained with the same schedule, data, seed and batch
+size, then evaluated once (PCKh@0.5 with flip test;
 MMPose's ``MpiiPCKAccuracy`` reports it under the key ``'PCK'``). The table gives the
 parameters of the weight tensor and of the whole model, PCKh and the training wall time (the
 machine may be shared: time is indicative only).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import os.path as osp
 import sys
 import tempfile
@@ -28,13 +31,20 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs/pose/tnet_mpii.py')
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs/pose/tnet_mpii.py')
+BASELINE = osp.join(ROOT, 'configs/pose/hg_mpii.py')
 
 
 def variant_cfg(base: Config, ratio, args: argparse.Namespace, work_dir: str) -> Config:
+    """A copy of ``base`` set up for the benchmark; ``ratio`` (``'dense'`` or a float string)
+    overrides T-Net's compression, ``None`` leaves the model as it is (a baseline config)."""
     cfg = copy.deepcopy(base)
-    cfg.model.backbone.compression = None if ratio == 'dense' else float(ratio)
+    if ratio is not None:
+        cfg.model.backbone.compression = None if ratio == 'dense' else float(ratio)
     cfg.work_dir = work_dir
+    if args.seed is not None:
+        cfg.randomness = dict(seed=args.seed)
     cfg.default_hooks.checkpoint = None  # nothing to keep
     cfg.default_hooks.logger.interval = 20
     cfg.log_level = 'WARNING'
@@ -56,10 +66,12 @@ def variant_cfg(base: Config, ratio, args: argparse.Namespace, work_dir: str) ->
 def run(args: argparse.Namespace) -> list:
     torch.set_num_threads(args.threads)
     base = Config.fromfile(args.config)
+    variants = [(osp.basename(path), Config.fromfile(path), None) for path in args.baselines]
+    variants += [(ratio, base, ratio) for ratio in args.ratios]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for ratio in args.ratios:
-            cfg = variant_cfg(base, ratio, args, osp.join(tmp, str(ratio)))
+        for i, (label, config, ratio) in enumerate(variants):
+            cfg = variant_cfg(config, ratio, args, osp.join(tmp, str(i)))
             runner = Runner.from_cfg(cfg)
             backbone = runner.model.backbone
             t0 = time.perf_counter()
@@ -67,8 +79,10 @@ def run(args: argparse.Namespace) -> list:
             train_s = time.perf_counter() - t0
             metrics = runner.val()
             pckh = metrics.get('PCK', metrics.get('PCKh', float('nan')))
-            rows.append(dict(ratio=ratio, ranks=backbone.ranks,
-                             tensor=backbone.tensor_params(),
+            is_tnet = hasattr(backbone, 'tensor_params')
+            rows.append(dict(ratio=label, ranks=getattr(backbone, 'ranks', None),
+                             tensor=backbone.tensor_params() if is_tnet else None,
+                             dense=math.prod(backbone.tensor_shape) if is_tnet else None,
                              total=sum(p.numel() for p in runner.model.parameters()),
                              pckh=pckh, train_s=train_s))
             print(rows[-1], flush=True)
@@ -76,12 +90,14 @@ def run(args: argparse.Namespace) -> list:
 
 
 def markdown(rows: list) -> str:
-    dense = next((r['tensor'] for r in rows if r['ratio'] == 'dense'), rows[0]['tensor'])
-    lines = ['| compression | ranks (in, out) | tensor params | / dense | model params | PCKh | '
+    lines = ['| variant | ranks (in, out) | tensor params | / dense | model params | PCKh | '
              'train s |', '|---|---|---|---|---|---|---|']
     for r in rows:
         ranks = '-' if r['ranks'] is None else f'{r["ranks"][4]}, {r["ranks"][5]}'
-        lines.append(f'| {r["ratio"]} | {ranks} | {r["tensor"]:,} | {r["tensor"] / dense:.3f} | '
+        tensor, share = '-', '-'
+        if r['tensor'] is not None:
+            tensor, share = f'{r["tensor"]:,}', f'{r["tensor"] / r["dense"]:.3f}'
+        lines.append(f'| {r["ratio"]} | {ranks} | {tensor} | {share} | '
                      f'{r["total"]:,} | {r["pckh"]:.2f} | {r["train_s"]:.0f} |')
     return '\n'.join(lines)
 
@@ -91,12 +107,16 @@ def main(argv=None) -> None:
     parser.add_argument('--config', default=CONFIG)
     parser.add_argument('--ratios', nargs='+', default=['dense', '0.3', '0.1', '0.05'],
                         help="compression ratios, 'dense' for the uncompressed hourglass")
+    parser.add_argument('--baselines', nargs='*', default=[BASELINE],
+                        help='other configs trained and evaluated with the same budget')
     parser.add_argument('--quick', action='store_true',
                         help='256 train / 128 val images, 2 epochs')
     parser.add_argument('--train-images', type=int, default=None)
     parser.add_argument('--val-images', type=int, default=None)
     parser.add_argument('--epochs', type=int, default=None)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=None,
+                        help="override the configs' seed (randomness.seed, 0)")
     args = parser.parse_args(argv)
     if args.quick:
         args.train_images = args.train_images or 256

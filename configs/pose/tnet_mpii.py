@@ -6,23 +6,16 @@
 # tnet_dense_mpii.py (same network, uncompressed), tnet_dropout_mpii.py (tensor dropout).
 # Any ratio: --cfg-options model.backbone.compression=0.2
 # Real MPII: --cfg-options data_root=data/mpii/ (see docs/tensor.md).
-_base_ = [
-    '../_base_/default_runtime.py',
-    '../_base_/datasets/mpii_embedded.py',
-    '../_base_/schedules/pose_short.py',
-]
+#
+# Everything but the backbone (codec, pipeline, head, schedule, budget) is hg_mpii.py's, so
+# T-Net and the bottleneck hourglass are compared under the same training budget.
+_base_ = ['./hg_mpii.py']
 
-num_stacks = 2
 model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
     backbone=dict(
+        _delete_=True,
         type='TNet',
-        num_stacks=num_stacks,
+        num_stacks={{_base_.num_stacks}},
         depth=3,
         channels=64,
         out_channels=16,
@@ -30,20 +23,4 @@ model = dict(
         compression=0.3,  # fraction of the dense 8th-order tensor's parameters
         compress_modes=('in', 'out'),
         tensor_dropout=0.0,
-        stem_channels=32),
-    head=dict(
-        type='MultiStackHeatmapHead',
-        num_stacks=num_stacks,
-        in_channels=16,
-        out_channels=16,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder={{_base_.codec}}),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
-
-# the budget shared with configs/pose/hg_mpii.py and every T-Net variant
-train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=3)
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=3, milestones=[2], gamma=0.1, by_epoch=True)
-]
-default_hooks = dict(checkpoint=dict(save_best='PCK', rule='greater'))
+        stem_channels=32))

@@ -1,4 +1,5 @@
-# Visual Decathlon, incremental step 1: add domain 'aircraft' (100 classes).
+# Visual Decathlon, incremental step 1: add domain 'aircraft' (100 classes) to step 0's network.
+# Later steps inherit from this one and from each other, each adding one domain.
 _base_ = ['../_base_/decathlon_incremental.py']
 model = dict(domains=[
     dict(name='imagenet12', num_classes=1000),

@@ -1,11 +1,6 @@
-# Visual Decathlon, incremental step 3: add domain 'daimlerpedcls' (2 classes).
-_base_ = ['../_base_/decathlon_incremental.py']
-model = dict(domains=[
-    dict(name='imagenet12', num_classes=1000),
-    dict(name='aircraft', num_classes=100),
-    dict(name='cifar100', num_classes=100),
-    dict(name='daimlerpedcls', num_classes=2),
-])
+# Visual Decathlon, incremental step 3: add domain 'daimlerpedcls' (2 classes) to step 2's network.
+_base_ = ['./dec_step2_cifar100.py']
+model = dict(domains=_base_.model.domains + [dict(name='daimlerpedcls', num_classes=2)])
 train_dataloader = dict(dataset=dict(domain='daimlerpedcls', num_classes=2))
 val_dataloader = dict(dataset=dict(domain='daimlerpedcls', num_classes=2))
 test_dataloader = val_dataloader

@@ -1,13 +1,6 @@
-# Visual Decathlon, incremental step 5: add domain 'gtsrb' (43 classes).
-_base_ = ['../_base_/decathlon_incremental.py']
-model = dict(domains=[
-    dict(name='imagenet12', num_classes=1000),
-    dict(name='aircraft', num_classes=100),
-    dict(name='cifar100', num_classes=100),
-    dict(name='daimlerpedcls', num_classes=2),
-    dict(name='dtd', num_classes=47),
-    dict(name='gtsrb', num_classes=43),
-])
+# Visual Decathlon, incremental step 5: add domain 'gtsrb' (43 classes) to step 4's network.
+_base_ = ['./dec_step4_dtd.py']
+model = dict(domains=_base_.model.domains + [dict(name='gtsrb', num_classes=43)])
 train_dataloader = dict(dataset=dict(domain='gtsrb', num_classes=43))
 val_dataloader = dict(dataset=dict(domain='gtsrb', num_classes=43))
 test_dataloader = val_dataloader

@@ -1,14 +1,6 @@
-# Visual Decathlon, incremental step 6: add domain 'vgg-flowers' (102 classes).
-_base_ = ['../_base_/decathlon_incremental.py']
-model = dict(domains=[
-    dict(name='imagenet12', num_classes=1000),
-    dict(name='aircraft', num_classes=100),
-    dict(name='cifar100', num_classes=100),
-    dict(name='daimlerpedcls', num_classes=2),
-    dict(name='dtd', num_classes=47),
-    dict(name='gtsrb', num_classes=43),
-    dict(name='vgg-flowers', num_classes=102),
-])
+# Visual Decathlon, incremental step 6: add domain 'vgg-flowers' (102 classes) to step 5's network.
+_base_ = ['./dec_step5_gtsrb.py']
+model = dict(domains=_base_.model.domains + [dict(name='vgg-flowers', num_classes=102)])
 train_dataloader = dict(dataset=dict(domain='vgg-flowers', num_classes=102))
 val_dataloader = dict(dataset=dict(domain='vgg-flowers', num_classes=102))
 test_dataloader = val_dataloader

@@ -1,16 +1,6 @@
-# Visual Decathlon, incremental step 8: add domain 'svhn' (10 classes).
-_base_ = ['../_base_/decathlon_incremental.py']
-model = dict(domains=[
-    dict(name='imagenet12', num_classes=1000),
-    dict(name='aircraft', num_classes=100),
-    dict(name='cifar100', num_classes=100),
-    dict(name='daimlerpedcls', num_classes=2),
-    dict(name='dtd', num_classes=47),
-    dict(name='gtsrb', num_classes=43),
-    dict(name='vgg-flowers', num_classes=102),
-    dict(name='omniglot', num_classes=1623),
-    dict(name='svhn', num_classes=10),
-])
+# Visual Decathlon, incremental step 8: add domain 'svhn' (10 classes) to step 7's network.
+_base_ = ['./dec_step7_omniglot.py']
+model = dict(domains=_base_.model.domains + [dict(name='svhn', num_classes=10)])
 train_dataloader = dict(dataset=dict(domain='svhn', num_classes=10))
 val_dataloader = dict(dataset=dict(domain='svhn', num_classes=10))
 test_dataloader = val_dataloader

@@ -1,11 +1,8 @@
 # Incremental multi-domain learning, step 1: add domain 'digits_inverted' (10 classes).
-# Earlier domains are frozen; only this domain's factors, norms and classifier train.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/cls_short.py',
-          '../_base_/datasets/digits.py', '../_base_/models/multidomain_tucker.py']
-model = dict(domains=[
-    dict(name='digits', num_classes=10),
-    dict(name='digits_inverted', num_classes=10),
-])
+# Earlier domains are frozen; only this domain's factors, norms and classifier train. Later
+# steps inherit from this one and from each other, each adding one domain.
+_base_ = ['./md_step0_digits.py']
+model = dict(domains=_base_.model.domains + [dict(name='digits_inverted', num_classes=10)])
 train_dataloader = dict(dataset=dict(domain='digits_inverted', num_classes=10))
 val_dataloader = dict(dataset=dict(domain='digits_inverted', num_classes=10))
 test_dataloader = val_dataloader
