@@ -20,7 +20,8 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 
 from .decompose import cp_decompose
-from .factorized_conv import CONV_FN, FactorizedConvNd, cp_to_tensor, gemm_channel_mix
+from .factorized_conv import (CONV_FN, FactorizedConvNd, cp_to_tensor, gemm_channel_mix,
+                              register_fixed_dims)
 from .ranks import cp_rank
 
 
@@ -89,19 +90,4 @@ class CPConv(FactorizedConvNd):
         return self.rank * math.prod(self.weight_shape)
 
 
-@MODELS.register_module()
-class CPConv1d(CPConv):
-    """1-D :class:`CPConv`."""
-    _fixed_dim = 1
-
-
-@MODELS.register_module()
-class CPConv2d(CPConv):
-    """2-D :class:`CPConv`."""
-    _fixed_dim = 2
-
-
-@MODELS.register_module()
-class CPConv3d(CPConv):
-    """3-D :class:`CPConv`."""
-    _fixed_dim = 3
+CPConv1d, CPConv2d, CPConv3d = register_fixed_dims(CPConv)

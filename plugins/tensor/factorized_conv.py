@@ -19,6 +19,7 @@ from typing import Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.registry import MODELS
 
 IMPLEMENTATIONS = ('factorized', 'reconstructed')
 CONV_FN = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -302,3 +303,23 @@ def gemm_channel_mix(x: torch.Tensor, matrix: torch.Tensor, channels_last: bool,
         out = torch.matmul(matrix.t(), flat)
         out = out if bias is None else out + bias.view(1, -1, 1)
     return out.view(n, c_out, *spatial)
+
+
+def register_fixed_dims(base: type) -> Tuple[type, ...]:
+    """Create and register the 1-D, 2-D and 3-D classes of a factorised convolution.
+
+    Args:
+        base: a :class:`FactorizedConvNd` subclass, e.g. ``CPConv``.
+
+    Returns:
+        ``(<base>1d, <base>2d, <base>3d)``, each ``base`` with ``dim`` fixed, registered in
+        ``MODELS`` under its name (usable as ``conv_cfg=dict(type='CPConv2d', rank=0.1)``).
+    """
+    variants = []
+    for dim in sorted(CONV_FN):
+        name = f'{base.__name__}{dim}d'
+        cls = type(name, (base, ), dict(_fixed_dim=dim, __module__=base.__module__,
+                                        __qualname__=name,
+                                        __doc__=f'{dim}-D :class:`{base.__name__}`.'))
+        variants.append(MODELS.register_module(module=cls))
+    return tuple(variants)

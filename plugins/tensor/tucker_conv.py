@@ -17,8 +17,8 @@ import torch.nn as nn
 from mmengine.registry import MODELS
 
 from .decompose import tucker_decompose
-from .factorized_conv import CONV_FN, FactorizedConvNd, gemm_channel_mix, mode_dot, \
-    tucker_to_tensor
+from .factorized_conv import (CONV_FN, FactorizedConvNd, gemm_channel_mix, mode_dot,
+                              register_fixed_dims, tucker_to_tensor)
 from .ranks import tucker_params, tucker_ranks
 
 
@@ -87,19 +87,4 @@ class TuckerConv(FactorizedConvNd):
         return tucker_params(self.weight_shape, self.rank)
 
 
-@MODELS.register_module()
-class TuckerConv1d(TuckerConv):
-    """1-D :class:`TuckerConv`."""
-    _fixed_dim = 1
-
-
-@MODELS.register_module()
-class TuckerConv2d(TuckerConv):
-    """2-D :class:`TuckerConv`."""
-    _fixed_dim = 2
-
-
-@MODELS.register_module()
-class TuckerConv3d(TuckerConv):
-    """3-D :class:`TuckerConv`."""
-    _fixed_dim = 3
+TuckerConv1d, TuckerConv2d, TuckerConv3d = register_fixed_dims(TuckerConv)
