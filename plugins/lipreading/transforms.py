@@ -94,39 +94,44 @@ class MouthROICrop(BaseTransform):
         return results
 
 
-@TRANSFORMS.register_module()
-class RandomClipCrop(BaseTransform):
-    """Crop the same random ``size x size`` window from every frame."""
+class ClipCrop(BaseTransform):
+    """Crop the same ``size x size`` window from every frame of ``results['frames']``
+    (``(T, H, W[, C])``); subclasses choose where the window's top-left corner is.
+
+    Args:
+        size: side of the square window, at most the frames' height and width.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
+
+    def corner(self, h: int, w: int) -> tuple:
+        raise NotImplementedError
 
     def transform(self, results: dict) -> dict:
         f = results['frames']
         h, w = f.shape[1:3]
         if h < self.size or w < self.size:
             raise ValueError(f'crop size {self.size} larger than frames {h}x{w}')
-        y = np.random.randint(0, h - self.size + 1)
-        x = np.random.randint(0, w - self.size + 1)
+        y, x = self.corner(h, w)
         results['frames'] = f[:, y:y + self.size, x:x + self.size]
         return results
 
 
 @TRANSFORMS.register_module()
-class CenterClipCrop(BaseTransform):
-    """Crop the central ``size x size`` window from every frame."""
+class RandomClipCrop(ClipCrop):
+    """Crop the same random ``size x size`` window from every frame (training)."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def corner(self, h: int, w: int) -> tuple:
+        return np.random.randint(0, h - self.size + 1), np.random.randint(0, w - self.size + 1)
 
-    def transform(self, results: dict) -> dict:
-        f = results['frames']
-        h, w = f.shape[1:3]
-        if h < self.size or w < self.size:
-            raise ValueError(f'crop size {self.size} larger than frames {h}x{w}')
-        y, x = (h - self.size) // 2, (w - self.size) // 2
-        results['frames'] = f[:, y:y + self.size, x:x + self.size]
-        return results
+
+@TRANSFORMS.register_module()
+class CenterClipCrop(ClipCrop):
+    """Crop the central ``size x size`` window from every frame (testing)."""
+
+    def corner(self, h: int, w: int) -> tuple:
+        return (h - self.size) // 2, (w - self.size) // 2
 
 
 @TRANSFORMS.register_module()
