@@ -4,6 +4,8 @@ ratios, same training budget.
     python tools/benchmark_tnet.py            # each config's own budget (3 epochs, 4000 images)
     python tools/benchmark_tnet.py --quick    # 256 training / 128 val images, 2 epochs
     python tools/benchmark_tnet.py --train-images 1000 --epochs 2 --ratios dense 0.3 0.1
+    python tools/benchmark_tnet.py --seeds 0 1 2 --json tnet.json   # mean and spread over seeds
+    python tools/benchmark_tnet.py --table-from tnet_a.json tnet_b.json   # merge saved runs
 
 Every variant is configs/pose/tnet_mpii.py with ``model.backbone.compression`` overridden
 (``dense`` = ``None``: the same network with an uncompressed weight tensor), plus the
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
+import statistics
 import os.path as osp
 import sys
 import tempfile
@@ -36,15 +40,15 @@ CONFIG = osp.join(ROOT, 'configs/pose/tnet_mpii.py')
 BASELINE = osp.join(ROOT, 'configs/pose/hg_mpii.py')
 
 
-def variant_cfg(base: Config, ratio, args: argparse.Namespace, work_dir: str) -> Config:
+def variant_cfg(base: Config, ratio, seed: int, args: argparse.Namespace,
+                work_dir: str) -> Config:
     """A copy of ``base`` set up for the benchmark; ``ratio`` (``'dense'`` or a float string)
     overrides T-Net's compression, ``None`` leaves the model as it is (a baseline config)."""
     cfg = copy.deepcopy(base)
     if ratio is not None:
         cfg.model.backbone.compression = None if ratio == 'dense' else float(ratio)
     cfg.work_dir = work_dir
-    if args.seed is not None:
-        cfg.randomness = dict(seed=args.seed)
+    cfg.randomness = dict(seed=seed)
     cfg.default_hooks.checkpoint = None  # nothing to keep
     cfg.default_hooks.logger.interval = 20
     cfg.log_level = 'WARNING'
@@ -70,8 +74,9 @@ def run(args: argparse.Namespace) -> list:
     variants += [(ratio, base, ratio) for ratio in args.ratios]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (label, config, ratio) in enumerate(variants):
-            cfg = variant_cfg(config, ratio, args, osp.join(tmp, str(i)))
+        for i, (label, config, ratio), seed in ((i, v, seed) for seed in args.seeds
+                                                for i, v in enumerate(variants)):
+            cfg = variant_cfg(config, ratio, seed, args, osp.join(tmp, f'{i}_{seed}'))
             runner = Runner.from_cfg(cfg)
             backbone = runner.model.backbone
             t0 = time.perf_counter()
@@ -84,21 +89,36 @@ def run(args: argparse.Namespace) -> list:
                              tensor=backbone.tensor_params() if is_tnet else None,
                              dense=math.prod(backbone.tensor_shape) if is_tnet else None,
                              total=sum(p.numel() for p in runner.model.parameters()),
-                             pckh=pckh, train_s=train_s))
+                             pckh=float(pckh), train_s=train_s, seed=seed))
             print(rows[-1], flush=True)
+            if args.json:  # after every run, so that an interrupted benchmark keeps its rows
+                with open(args.json, 'w') as f:
+                    json.dump(rows, f, indent=1)
     return rows
 
 
 def markdown(rows: list) -> str:
-    lines = ['| variant | ranks (in, out) | tensor params | / dense | model params | PCKh | '
-             'train s |', '|---|---|---|---|---|---|---|']
+    """One line per variant (in first-seen order): PCKh mean, sample standard deviation and
+    the value of every seed, and the mean training time."""
+    by_variant = {}
     for r in rows:
+        by_variant.setdefault(r['ratio'], []).append(r)
+    lines = ['| variant | ranks (in, out) | tensor params | / dense | model params | '
+             'PCKh mean | PCKh std | PCKh per seed | seeds | train s |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for label, runs in by_variant.items():
+        r = runs[0]
         ranks = '-' if r['ranks'] is None else f'{r["ranks"][4]}, {r["ranks"][5]}'
         tensor, share = '-', '-'
         if r['tensor'] is not None:
             tensor, share = f'{r["tensor"]:,}', f'{r["tensor"] / r["dense"]:.3f}'
-        lines.append(f'| {r["ratio"]} | {ranks} | {tensor} | {share} | '
-                     f'{r["total"]:,} | {r["pckh"]:.2f} | {r["train_s"]:.0f} |')
+        pckh = [x['pckh'] for x in runs]
+        std = f'{statistics.stdev(pckh):.2f}' if len(pckh) > 1 else '-'
+        lines.append(f'| {label} | {ranks} | {tensor} | {share} | {r["total"]:,} | '
+                     f'{statistics.mean(pckh):.2f} | {std} | '
+                     f'{", ".join(f"{p:.1f}" for p in pckh)} | '
+                     f'{", ".join(str(x["seed"]) for x in runs)} | '
+                     f'{statistics.mean(x["train_s"] for x in runs):.0f} |')
     return '\n'.join(lines)
 
 
@@ -115,9 +135,19 @@ def main(argv=None) -> None:
     parser.add_argument('--val-images', type=int, default=None)
     parser.add_argument('--epochs', type=int, default=None)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--seed', type=int, default=None,
-                        help="override the configs' seed (randomness.seed, 0)")
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
+                        help="training seeds (randomness.seed); every variant runs with each")
+    parser.add_argument('--json', default=None, help='write the rows to this file')
+    parser.add_argument('--table-from', nargs='+', default=None, metavar='JSON',
+                        help='print the table of rows saved by earlier runs (--json) and exit')
     args = parser.parse_args(argv)
+    if args.table_from:
+        rows = []
+        for path in args.table_from:
+            with open(path) as f:
+                rows += json.load(f)
+        print(markdown(rows))
+        return
     if args.quick:
         args.train_images = args.train_images or 256
         args.val_images = args.val_images or 128
