@@ -114,7 +114,8 @@ def markdown(rows: list) -> str:
             tensor, share = f'{r["tensor"]:,}', f'{r["tensor"] / r["dense"]:.3f}'
         pckh = [x['pckh'] for x in runs]
         std = f'{statistics.stdev(pckh):.2f}' if len(pckh) > 1 else '-'
-        lines.append(f'| {label} | {ranks} | {tensor} | {share} | {r["total"]:,} | '
+        name = label if r['tensor'] is None else f'T-Net {label}'  # baselines: config name
+        lines.append(f'| {name} | {ranks} | {tensor} | {share} | {r["total"]:,} | '
                      f'{statistics.mean(pckh):.2f} | {std} | '
                      f'{", ".join(f"{p:.1f}" for p in pckh)} | '
                      f'{", ".join(str(x["seed"]) for x in runs)} | '
@@ -125,7 +126,7 @@ def markdown(rows: list) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG)
-    parser.add_argument('--ratios', nargs='+', default=['dense', '0.3', '0.1', '0.05'],
+    parser.add_argument('--ratios', nargs='+', default=['dense', '0.6', '0.3', '0.1', '0.05'],
                         help="compression ratios, 'dense' for the uncompressed hourglass")
     parser.add_argument('--baselines', nargs='*', default=[BASELINE],
                         help='other configs trained and evaluated with the same budget')
