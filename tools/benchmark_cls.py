@@ -34,9 +34,8 @@ from plugins.datasets.digits import DIGITS_DOMAINS, load_digits_domain  # noqa: 
 TABLE_MODELS = ['resnet18', 'real_resnet18', 'real_bireal_resnet18', 'binary_resnet18_none',
                 'binary_resnet18_xnor', 'binary_resnet18_channel', 'binary_resnet18_chw',
                 'binary_resnet18_rank1', 'binary_resnet18_latent_svd',
-                'binary_resnet18_latent_tucker', 'cp_resnet18', 'tucker_resnet18']
-# binary_resnet18_latent_cp is left out of the 224 px table: building it runs CP-ALS
-# (plugins.binary LatentCP.from_weight) on every 3x3 kernel, many minutes at 512 channels.
+                'binary_resnet18_latent_tucker', 'binary_resnet18_latent_cp', 'cp_resnet18',
+                'tucker_resnet18']
 TRAIN_MODELS = ['real_resnet18', 'real_bireal_resnet18', 'binary_resnet18_none',
                 'binary_resnet18_xnor', 'binary_resnet18_channel', 'binary_resnet18_chw',
                 'binary_resnet18_rank1']

@@ -90,7 +90,7 @@ class _BinaryMixin:
         if latent is not None:
             weight = self._parameters.pop('weight').data
             self.latent = build_latent(latent, tuple(weight.shape))
-            self.latent.from_weight(weight)
+            self.latent.init_like(weight)
         if isinstance(self.scaling, LearnedScale):
             self.scaling.reset(self.real_weight())
 

@@ -60,3 +60,22 @@ def test_latent_layer_from_config_round_trips_checkpoint(kind, rank):
     b.load_state_dict(a.state_dict())
     x = torch.randn(1, 4, 5, 5)
     assert torch.equal(a(x), b(x))
+
+
+def test_fresh_cp_layer_skips_als_and_keeps_the_init_scale(monkeypatch):
+    from plugins.binary.latent import LatentCP
+
+    def no_als(self, weight):
+        raise AssertionError('CP-ALS must not run when a layer is built')
+
+    monkeypatch.setattr(LatentCP, 'from_weight', no_als)
+    torch.manual_seed(0)
+    layer = BinaryConv2d(256, 256, 3, padding=1, latent=dict(type='CP', rank=0.5))
+    dense = torch.nn.Conv2d(256, 256, 3, padding=1)  # the same (kaiming-uniform) init
+    ratio = layer.real_weight().std().item() / dense.weight.std().item()
+    assert layer.latent.rank == 1152 and abs(ratio - 1) < 0.05
+    monkeypatch.undo()
+    w = torch.randn(6, 4, 3, 3)  # trained weights are still decomposed
+    small = BinaryConv2d(4, 6, 3, latent=dict(type='CP', rank=24))
+    small.load_real_weight(w)
+    assert torch.linalg.norm(small.real_weight() - w) < 0.5 * torch.linalg.norm(w)

@@ -77,3 +77,19 @@ def test_bad_layout_options():
         timm.create_model('real_resnet18', skip='bogus')
     with pytest.raises(ValueError, match='stem'):
         timm.create_model('real_resnet18', stem='huge')
+
+
+def test_full_width_latent_cp_resnet_builds_and_trains_a_step():
+    # the CP latent starts from scaled random factors (no CP-ALS at build) and is rebuilt as
+    # factor @ khatri-rao: the full-width network is usable, not only at toy width
+    torch.manual_seed(0)
+    m = timm.create_model('binary_resnet18_latent_cp', num_classes=10)
+    latent = [mod.latent for mod in m.modules() if getattr(mod, 'latent', None) is not None]
+    assert len(latent) == 16 and max(lat.rank for lat in latent) == 461  # 0.1 of 4608
+    weights = [lat() for lat in latent]
+    for lat, w in zip(latent, weights):
+        fan_in = w[0].numel()  # kaiming-uniform init: std = 1 / sqrt(3 * fan_in)
+        assert abs(w.std().item() * (3 * fan_in)**0.5 - 1) < 0.1, lat
+    y = m(torch.randn(2, 3, 32, 32))
+    y.logsumexp(1).sum().backward()
+    assert all(f.grad is not None and f.grad.abs().sum() > 0 for f in latent[-1].factors)
