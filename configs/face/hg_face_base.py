@@ -4,39 +4,21 @@
 # num_keypoints and the NME evaluator. (The papers use 256x256 inputs and 64x64 heatmaps:
 # --cfg-options input_size="(256,256)" heatmap_size="(64,64)" codec.input_size=... or
 # edit a copy; 128 keeps CPU training short.)
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/pose_short.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/pose_short.py',
+          '../_base_/models/hourglass_topdown.py']
 
 num_keypoints = 68
-num_stacks = 2
 input_size = (128, 128)
 heatmap_size = (32, 32)
 codec = dict(type='MSRAHeatmap', input_size=input_size, heatmap_size=heatmap_size, sigma=1.5)
 binary_conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel',
                    scale_init='xnor')
 
+# the network: configs/_base_/models/hourglass_topdown.py with binary HPM blocks
 model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        type='StackedHourglass',
-        num_stacks=num_stacks,
-        depth=3,
-        channels=64,
-        out_channels=num_keypoints,
-        stem_channels=(32, 64),
-        block=dict(type='HPMBlock', conv_cfg=binary_conv, act_cfg=None)),
-    head=dict(
-        type='MultiStackHeatmapHead',
-        num_stacks=num_stacks,
-        in_channels=num_keypoints,
-        out_channels=num_keypoints,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=codec),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+    backbone=dict(out_channels=num_keypoints,
+                  block=dict(type='HPMBlock', conv_cfg=binary_conv, act_cfg=None)),
+    head=dict(in_channels=num_keypoints, out_channels=num_keypoints, decoder=codec))
 
 data_mode = 'topdown'
 train_pipeline = [

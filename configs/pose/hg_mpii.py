@@ -7,6 +7,7 @@ _base_ = [
     '../_base_/default_runtime.py',
     '../_base_/datasets/mpii_embedded.py',
     '../_base_/schedules/pose_short.py',
+    '../_base_/models/hourglass_topdown.py',
 ]
 
 # sigma 2 (base: 1) gives the short CPU budget a denser target to escape the all-zero
@@ -23,32 +24,9 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
-num_stacks = 2
+# the network: configs/_base_/models/hourglass_topdown.py (pre-activation bottlenecks)
 block = dict(type='PreActBottleneck')
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        type='StackedHourglass',
-        num_stacks=num_stacks,
-        depth=3,
-        channels=64,
-        out_channels=16,
-        stem_channels=(32, 64),
-        block=block,
-        hourglass=dict(type='HourglassModule')),
-    head=dict(
-        type='MultiStackHeatmapHead',
-        num_stacks=num_stacks,
-        in_channels=16,
-        out_channels=16,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=codec),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+model = dict(backbone=dict(block=block), head=dict(decoder=codec))
 
 # the budget shared by every hourglass config (same for the benchmark table)
 train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=3)
