@@ -10,15 +10,8 @@ model = dict(
     teacher=dict(
         type='TopdownPoseEstimator',
         data_preprocessor={{_base_.model.data_preprocessor}},
-        backbone=dict(
-            type='StackedHourglass',
-            num_stacks={{_base_.num_stacks}},
-            depth=3,
-            channels=64,
-            out_channels=16,
-            stem_channels=(32, 64),
-            block=dict(type='PreActBottleneck'),
-            hourglass=dict(type='HourglassModule')),
+        # the student's hourglass with real pre-activation bottlenecks: hg_mpii.py's network
+        backbone=dict(_base_.model.backbone, block=dict(type='PreActBottleneck')),
         head={{_base_.model.head}}),
     teacher_checkpoint='work_dirs/hg_mpii/epoch_3.pth',
     distill_loss=dict(type='HeatmapDistillLoss', loss_weight=1.0),
