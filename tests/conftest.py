@@ -13,17 +13,33 @@ import plugins  # noqa: E402,F401
 
 torch.set_num_threads(1)
 
-#: Real sample data (MMPose's test data), beside the project.
-from plugins.datasets.sample_data import sample_data_root  # noqa: E402
+#: Real sample data (MMPose's test data), beside the project; see plugins/datasets/sample_data.py.
+from plugins.datasets.sample_data import (missing_sample_message, sample_data_required,  # noqa
+                                          sample_data_root)
 
 SHARED_DATA = sample_data_root()
 
 
+def require_sample(*parts: str) -> str:
+    """The path ``$SAMPLE_DATA_ROOT/<parts>``; if it does not exist, skip the calling test with
+    a reason naming the path and the variables, or fail it when ``REQUIRE_SAMPLE_DATA=1``."""
+    path = osp.join(sample_data_root(), *parts)
+    if not osp.exists(path):
+        if sample_data_required():
+            pytest.fail(missing_sample_message(path), pytrace=False)
+        pytest.skip(missing_sample_message(path))
+    return path
+
+
+@pytest.fixture(scope='session')
+def sample_path():
+    """``sample_path('300w', 'test_300w.json')``: see :func:`require_sample`."""
+    return require_sample
+
+
 @pytest.fixture(scope='session')
 def shared_data() -> str:
-    if not osp.isdir(SHARED_DATA):
-        pytest.fail(f'sample data not found at {SHARED_DATA}')
-    return SHARED_DATA
+    return require_sample()
 
 
 @pytest.fixture(scope='session')

@@ -86,10 +86,25 @@ def test_config_dataset_model_and_metric(parts_root):
     metric = METRICS.build(cfg.val_evaluator)
     metric.process(None, out)
     assert 0 <= metric.compute_metrics(metric.results)['mIoU'] <= 100
-    real = osp.join(parts_root, 'images/real')
-    if osp.isdir(real):  # the 300W/WFLW samples with rasterised masks load the same way
-        val_cfg.data_prefix = dict(img='images/real', seg='masks/real')
-        assert len(DATASETS.build(val_cfg)) >= 2
+
+
+def test_real_samples_get_rasterised_masks(sample_path, tmp_path):
+    """The 300W/WFLW sample faces, cropped with masks rasterised from their landmarks, load
+    through the config's dataset like the rendered ones."""
+    from mmpose.registry import DATASETS
+    sample_path('300w', 'test_300w.json'), sample_path('wflw', 'test_wflw.json')
+    summary = DATA_GENERATORS.get('face_parts_synthetic')(str(tmp_path), num_train=1, num_val=1,
+                                                          img_size=64, real_root=sample_path())
+    assert summary['real'] >= 2
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/face/binary_hg_face_parts.py'))
+    val_cfg = copy.deepcopy(cfg.val_dataloader.dataset)
+    val_cfg.update(data_root=str(tmp_path), data_prefix=dict(img='images/real', seg='masks/real'))
+    ds = DATASETS.build(val_cfg)
+    assert len(ds) == summary['real']
+    seg = ds[0]['data_samples'].gt_sem_seg.data
+    # a face: several part classes present, background around it
+    assert len(torch.unique(seg)) >= 4 and (seg == 0).any()
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):

@@ -10,22 +10,19 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from plugins.datasets.sample_data import sample_data_root
 from plugins.datasets.lsp import TorsoPCKAccuracy
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MPII = osp.join(sample_data_root(), 'mpii')
 
 
-def test_lsp_mat_through_config_pipeline(tmp_path):
+def test_lsp_mat_through_config_pipeline(tmp_path, sample_path):
     from scipy.io import savemat
     from mmpose.registry import DATASETS
-    if not osp.isdir(MPII):
-        pytest.skip('MPII samples missing')
-    imgs = sorted(f for f in os.listdir(MPII) if f.endswith('.jpg'))[:2]
+    mpii = sample_path('mpii')
+    imgs = sorted(f for f in os.listdir(mpii) if f.endswith('.jpg'))[:2]
     os.makedirs(tmp_path / 'images')
     for i, f in enumerate(imgs):
-        os.symlink(osp.join(MPII, f), tmp_path / 'images' / f'im{i + 1:04d}.jpg')
+        os.symlink(osp.join(mpii, f), tmp_path / 'images' / f'im{i + 1:04d}.jpg')
     rng = np.random.default_rng(0)
     joints = np.zeros((3, 14, 2))
     joints[:2] = rng.uniform(50, 200, (2, 14, 2))
