@@ -107,9 +107,11 @@ class _BinaryMixin:
         return self.latent() if self.latent is not None else self._parameters['weight']
 
     def binary_weight(self) -> Tensor:
-        """``sign(W)`` in {-1, +1} (float tensor, same shape as W), no gradient."""
+        """``sign(W)`` in {-1, +1} (float tensor, same shape as W), no gradient; the weight
+        quantiser's ``hard_sign`` when it has one (e.g. mean-centred before the sign)."""
         with torch.no_grad():
-            return sign_bit(self.real_weight())
+            hard_sign = getattr(self.weight_quantizer, 'hard_sign', sign_bit)
+            return hard_sign(self.real_weight())
 
     @property
     def is_binary(self) -> bool:
@@ -152,6 +154,8 @@ class _BinaryMixin:
         sign = self.binary_weight()
         self.latent = None
         self._parameters['weight'] = nn.Parameter(sign)
+        if getattr(self.weight_quantizer, 'center', None) is not None:
+            self.weight_quantizer.center = None  # sign is already of the centred weight
         self.scaling = NoScale() if scale is None else FixedScale(scale)
         return self
 

@@ -12,7 +12,12 @@ A scaling module returns the *output scale* ``s`` that multiplies the binary con
 ``learned`` ``channel``    ``alpha`` (O, 1, 1)                         O
 ``learned`` ``chw``        ``Gamma`` (O, H_out, W_out)                 O * H_out * W_out
 ``learned`` ``rank1``      ``alpha (x) beta (x) gamma`` (O, H_out, W_out)  O + H_out + W_out
+``learned`` ``channel_spatial``  ``alpha (x) beta``, beta (H_out, W_out)  O + H_out * W_out
 =========================  ==========================================  ======================
+
+These are the four shapes of XNOR-Net++'s Gamma: one factor per output channel; a full
+(O, H_out, W_out) tensor; a channel vector times a spatial map (``channel_spatial``); and the
+rank-1 outer product of one vector per axis.
 
 XNOR-Net's activation factor ``K`` (mean over channels of ``|x|``, averaged over each receptive
 field) is input dependent; :func:`activation_factor` computes it (``act_scale=True`` in the
@@ -31,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 SCALES = ('none', 'xnor', 'learned')
-SCALE_SHAPES = ('channel', 'chw', 'rank1')
+SCALE_SHAPES = ('channel', 'chw', 'rank1', 'channel_spatial')
 SCALE_INITS = ('ones', 'xnor')
 
 
@@ -115,8 +120,9 @@ class LearnedScale(nn.Module):
 
     Args:
         out_channels: O.
-        shape: ``'channel'`` (O), ``'chw'`` (O x H_out x W_out) or ``'rank1'``
-            (alpha (O) x beta (H_out) x gamma (W_out)).
+        shape: ``'channel'`` (O), ``'chw'`` (O x H_out x W_out), ``'rank1'``
+            (alpha (O) x beta (H_out) x gamma (W_out)) or ``'channel_spatial'``
+            (alpha (O) x beta (H_out, W_out)).
         out_size: (H_out, W_out) for ``chw``/``rank1``; ``None`` resolves it on first forward.
         init: ``'ones'``, ``'xnor'`` (alpha = mean |W| per output channel, the other factors 1)
             or a number (every entry of alpha = that number, other factors 1).
@@ -152,6 +158,9 @@ class LearnedScale(nn.Module):
             self.alpha = nn.Parameter(torch.ones(o))
         elif shape == 'chw':
             self.gamma = nn.Parameter(torch.empty(0))
+        elif shape == 'channel_spatial':
+            self.alpha = nn.Parameter(torch.ones(o))
+            self.beta = nn.Parameter(torch.empty(0))
         else:
             self.alpha = nn.Parameter(torch.ones(o))
             self.beta = nn.Parameter(torch.empty(0))
@@ -168,10 +177,12 @@ class LearnedScale(nn.Module):
         """Allocate the spatial factors in place (the Parameter objects are kept, so an
         optimizer built before the first forward still holds them)."""
         h, w = out_size
-        ref = self.gamma
+        ref = self.alpha if self.shape == 'channel_spatial' else self.gamma
         if self.shape == 'chw':
             self.gamma.data = torch.ones(self.out_channels, h, w, dtype=ref.dtype,
                                          device=ref.device)
+        elif self.shape == 'channel_spatial':
+            self.beta.data = torch.ones(h, w, dtype=ref.dtype, device=ref.device)
         else:
             self.beta.data = torch.ones(h, dtype=ref.dtype, device=ref.device)
             self.gamma.data = torch.ones(w, dtype=ref.dtype, device=ref.device)
@@ -222,6 +233,8 @@ class LearnedScale(nn.Module):
                 f'feed inputs of the size the layer was built for.')
         if self.shape == 'chw':
             return self.gamma
+        if self.shape == 'channel_spatial':
+            return self.alpha.view(-1, 1, 1) * self.beta.unsqueeze(0)
         return self.alpha.view(-1, 1, 1) * self.beta.view(1, -1, 1) * self.gamma.view(1, 1, -1)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -229,6 +242,8 @@ class LearnedScale(nn.Module):
         if self.shape != 'channel' and self.out_size is None:
             if self.shape == 'chw' and prefix + 'gamma' in state_dict:
                 self._resolve(tuple(state_dict[prefix + 'gamma'].shape[1:]))
+            elif self.shape == 'channel_spatial' and prefix + 'beta' in state_dict:
+                self._resolve(tuple(state_dict[prefix + 'beta'].shape))
             elif prefix + 'beta' in state_dict and prefix + 'gamma' in state_dict:
                 self._resolve((state_dict[prefix + 'beta'].numel(),
                                state_dict[prefix + 'gamma'].numel()))
@@ -236,7 +251,7 @@ class LearnedScale(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def num_params(self) -> int:
-        """Learned parameters once resolved (O, O*H*W or O+H+W)."""
+        """Learned parameters once resolved (O, O*H*W, O+H+W or O+H*W)."""
         return sum(p.numel() for p in self.parameters())
 
     def extra_repr(self) -> str:

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -68,3 +69,36 @@ def test_bad_values_name_allowed():
         build_scaling('big', 4)
     with pytest.raises(ValueError, match='scale_init'):
         LearnedScale(4, init='zeros')
+
+
+def test_channel_spatial_is_channel_vector_times_spatial_map():
+    """XNOR-Net++'s fourth Gamma: alpha (O) outer beta (H_out, W_out), against numpy."""
+    s = LearnedScale(3, 'channel_spatial', out_size=(4, 5))
+    assert s.num_params() == 3 + 4 * 5
+    with torch.no_grad():
+        s.alpha.normal_()
+        s.beta.normal_()
+    a, b = s.alpha.detach().numpy(), s.beta.detach().numpy()
+    expected = a[:, None, None] * b[None, :, :]
+    np.testing.assert_allclose(s(None, (4, 5)).detach().numpy(), expected, rtol=1e-6)
+
+
+def test_channel_spatial_in_a_binary_conv_lazy_and_checkpoint():
+    from plugins.binary import BinaryConv2d
+    layer = BinaryConv2d(2, 3, 3, padding=1, scale='learned', scale_shape='channel_spatial',
+                         scale_init='xnor', bias=False)
+    x = torch.randn(2, 2, 6, 7)
+    y = layer(x)  # resolves beta to (6, 7); alpha starts at mean |W| per output channel
+    assert layer.scaling.beta.shape == (6, 7)
+    w = layer.weight.detach()
+    with torch.no_grad():
+        layer.scaling.beta.normal_()
+        y = layer(x)
+    plain = torch.nn.functional.conv2d(torch.where(x < 0, -1.0, 1.0),
+                                       torch.where(w < 0, -1.0, 1.0), padding=1)
+    gamma = w.abs().mean((1, 2, 3))[:, None, None] * layer.scaling.beta.detach()[None]
+    assert torch.allclose(y, plain * gamma, atol=1e-5)
+    fresh = BinaryConv2d(2, 3, 3, padding=1, scale='learned', scale_shape='channel_spatial',
+                         bias=False)
+    fresh.load_state_dict(layer.state_dict())
+    assert torch.allclose(fresh(x), y, atol=1e-6)
