@@ -27,6 +27,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import plugins  # noqa: E402,F401
+from plugins.engine.config_rebind import merge_cfg_options  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
@@ -67,7 +68,7 @@ def load_cfg(name: str, args) -> Config:
         cfg.model.backbone = Config(STOCK_HOURGLASS52)
         cfg.model.head.in_channels = 256
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 

@@ -12,6 +12,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401  (compatibility layer + registries)
+from plugins.engine.config_rebind import check_data_roots, merge_cfg_options  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -42,7 +43,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                              '(e.g. dict(type="PoseVisualizationHook"))')
         vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
+    check_data_roots(cfg)
     return cfg
 
 

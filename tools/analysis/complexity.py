@@ -20,6 +20,7 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 import torch  # noqa: E402
 
 import plugins  # noqa: E402,F401
+from plugins.engine.config_rebind import merge_cfg_options  # noqa: E402
 from plugins.analysis import complexity  # noqa: E402
 
 
@@ -29,7 +30,7 @@ def build_from_config(path: str, cfg_options: dict | None):
     from mmpose.registry import MODELS
     cfg = Config.fromfile(path)
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     model_cfg = cfg.model.copy()
     model_cfg.pop('data_preprocessor', None)

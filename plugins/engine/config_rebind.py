@@ -1,0 +1,136 @@
+"""``--cfg-options`` that reach every place a top-level config variable was used.
+
+An OpenMMLab Python config is executed once: ``codec = dict(input_size=input_size)`` copies the
+*value* of ``input_size`` into the codec, the pipelines and the dataloaders when the file is
+parsed. Overriding ``input_size`` (or ``data_root``) afterwards with mmengine's
+``Config.merge_from_dict`` changes only the top-level variable, and training silently keeps
+the old resolution and data. :func:`merge_cfg_options` merges the options and then *rebinds*
+each overridden top-level variable:
+
+- every field of the same name that still holds the variable's old value gets the new one
+  (``codec.input_size``, ``TopdownAffine.input_size``, ``dataset.data_root``,
+  ``backbone.num_stacks`` ...);
+- a string variable that names a folder (``data_root``) also moves every path that starts
+  with it (``headbox_file=data_root + 'annotations/...'``);
+- ``input_size`` overridden without ``heatmap_size`` rescales ``heatmap_size`` by the same
+  factor, so the codec keeps its stride (128 -> 32 becomes 256 -> 64).
+
+Fields that an option sets explicitly (``codec.input_size=...``) win over the rebinding.
+:func:`check_data_roots` warns when a dataloader reads from another root than the top-level
+``data_root``.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from mmengine.config import Config
+
+#: ``variable -> [derived variables]``: a derived variable is rescaled by the same factor when
+#: the variable is overridden and it is not overridden itself.
+DERIVED = {'input_size': ['heatmap_size']}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b if not isinstance(a, (int, float)) else (
+        isinstance(b, (int, float)) and not isinstance(b, bool) and a == b)
+
+
+def _walk(node: Any, path: Tuple = ()) -> Iterator[Tuple[Tuple, Any, Any]]:
+    """Yield ``(path, container, key)`` for every field below ``node``."""
+    if isinstance(node, dict):
+        for k in list(node.keys()):
+            yield path + (k, ), node, k
+            yield from _walk(node[k], path + (k, ))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield path + (i, ), node, i
+            yield from _walk(v, path + (i, ))
+
+
+def _explicit_paths(options: Dict[str, Any]) -> List[Tuple]:
+    return [tuple(int(p) if p.isdigit() else p for p in k.split('.')) for k in options]
+
+
+def _rebind(cfg_dict: dict, name: str, old: Any, new: Any, protected: List[Tuple]) -> List[str]:
+    """Replace ``old`` by ``new`` in every field named ``name`` (and folder prefixes)."""
+    changed = []
+    is_root = isinstance(old, str) and isinstance(new, str) and old.endswith('/')
+    for path, parent, key in list(_walk(cfg_dict)):
+        if len(path) == 1 or any(path[:len(p)] == p for p in protected):
+            continue
+        value = parent[key]
+        if key == name and _same(value, old):
+            parent[key] = copy.deepcopy(new)
+            changed.append('.'.join(map(str, path)))
+        elif is_root and isinstance(value, str) and value.startswith(old) and value != old:
+            parent[key] = new + value[len(old):]
+            changed.append('.'.join(map(str, path)))
+    return changed
+
+
+def _scaled(size: Any, old_in: Any, new_in: Any) -> Any:
+    return type(size)(int(round(s * n / o)) for s, o, n in zip(size, old_in, new_in))
+
+
+def merge_cfg_options(cfg: Config, options: Optional[Dict[str, Any]]) -> Dict[str, List[str]]:
+    """``cfg.merge_from_dict(options)``, then rebind the overridden top-level variables.
+
+    Args:
+        cfg: a loaded config (modified in place).
+        options: ``--cfg-options`` as a flat ``{'a.b': value}`` dict, or ``None``.
+
+    Returns:
+        ``{variable: [dotted paths that were rebound]}``.
+
+    Raises:
+        ValueError: if ``input_size`` is rebound to a size whose ratio to ``heatmap_size``
+            is not an integer stride.
+    """
+    if not options:
+        return {}
+    top = {k: copy.deepcopy(cfg[k]) for k in options if '.' not in k and k in cfg}
+    for var, derived in DERIVED.items():
+        if var in top:
+            for d in derived:
+                if d in cfg and d not in options:
+                    old_in, new_in = top[var], options[var]
+                    top[d] = copy.deepcopy(cfg[d])
+                    options = dict(options, **{d: _scaled(cfg[d], old_in, new_in)})
+    cfg.merge_from_dict(options)
+    protected = _explicit_paths(options)
+    raw = cfg._cfg_dict  # a ConfigDict, edited in place
+    report = {}
+    for name, old in top.items():
+        if _same(old, raw[name]):
+            continue
+        report[name] = _rebind(raw, name, old, raw[name], protected)
+    return report
+
+
+def dataloader_roots(cfg: Config) -> Dict[str, str]:
+    """``{dataloader name: dataset data_root}`` for the dataloaders that name a root."""
+    roots = {}
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        root = (loader or {}).get('dataset', {}).get('data_root') if loader else None
+        if root is not None:
+            roots[key] = root
+    return roots
+
+
+def check_data_roots(cfg: Config) -> List[str]:
+    """Warn (and return the messages) where a dataloader's root differs from ``data_root``."""
+    top = cfg.get('data_root')
+    if top is None:
+        return []
+    msgs = [f'{key}.dataset.data_root is {root!r} but the config\'s data_root is {top!r}; '
+            f'set data_root once (e.g. --cfg-options data_root={root}) so every loader uses it'
+            for key, root in dataloader_roots(cfg).items()
+            if root.rstrip('/') != str(top).rstrip('/')]
+    for m in msgs:
+        warnings.warn(m, stacklevel=2)
+    return msgs
