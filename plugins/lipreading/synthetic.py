@@ -24,10 +24,13 @@ import numpy as np
 
 from ..datasets.generators import DATA_GENERATORS
 from .camera import Pose, project
+from .head_model import generate_independent_head_model, render_clip_independent
 from .morphable_model import MorphableModel, generate_toy_model
 from .renderer import render_colors, vertex_normals
 
-__all__ = ['WORD_PATTERNS', 'word_expressions', 'render_clip', 'generate_lrw_synthetic']
+TEST_HEADS = ('toy', 'independent')
+
+__all__ = ['TEST_HEADS', 'WORD_PATTERNS', 'word_expressions', 'render_clip', 'generate_lrw_synthetic']
 
 #: word -> events ``(channel, centre in [0, 1], amplitude)``; channels: 0 jaw open,
 #: 1 lip stretch, 2 pucker, 3 upper-lip raise.
@@ -102,7 +105,8 @@ def generate_lrw_synthetic(out_dir: str,
                            num_frames: int = 29,
                            size: int = 64,
                            train_yaw: float = 5.0,
-                           test_yaw: float = 60.0) -> dict:
+                           test_yaw: float = 60.0,
+                           test_head: str = 'toy') -> dict:
     """Write the embedded talking-mouth word set (see the module docstring).
 
     Args:
@@ -114,6 +118,10 @@ def generate_lrw_synthetic(out_dir: str,
         size: Frame side in pixels.
         train_yaw: Train/val yaw drawn from ``U(-train_yaw, train_yaw)`` degrees.
         test_yaw: Test ``|yaw|`` drawn from ``U(0, test_yaw)`` with a random sign.
+        test_head: ``'toy'``: test clips come from the same toy model and renderer as the
+            training clips; ``'independent'``: from the independently built head model and
+            renderer settings of :mod:`.head_model`, which neither training nor the pose
+            augmentation uses.
 
     Returns:
         Summary dict (root, words, counts per split).
@@ -121,8 +129,11 @@ def generate_lrw_synthetic(out_dir: str,
     unknown = [w for w in words if w not in WORD_PATTERNS]
     if unknown:
         raise KeyError(f'unknown words {unknown}; known: {sorted(WORD_PATTERNS)}')
+    if test_head not in TEST_HEADS:
+        raise ValueError(f'test_head must be one of {TEST_HEADS}, got {test_head!r}')
     rng = np.random.default_rng(seed)
     model = generate_toy_model()
+    test_model = generate_independent_head_model() if test_head == 'independent' else model
     counts = {'train': num_train, 'val': num_val, 'test': num_test}
     for word in words:
         for split, n in counts.items():
@@ -134,14 +145,21 @@ def generate_lrw_synthetic(out_dir: str,
                 else:
                     yaw = rng.uniform(-train_yaw, train_yaw)
                 pitch = rng.uniform(-5, 5)
-                shape = rng.normal(0, 0.8, model.num_shape)
-                expr = word_expressions(word, num_frames, rng, model.num_expr)
-                frames, lmks = render_clip(model, expr, shape, yaw, pitch, rng, size)
+                if split == 'test' and test_head == 'independent':
+                    shape = rng.normal(0, 1.0, test_model.num_shape)
+                    expr = word_expressions(word, num_frames, rng, test_model.num_expr)
+                    frames, lmks = render_clip_independent(test_model, expr, shape, yaw, pitch,
+                                                           rng, size)
+                else:
+                    shape = rng.normal(0, 0.8, model.num_shape)
+                    expr = word_expressions(word, num_frames, rng, model.num_expr)
+                    frames, lmks = render_clip(model, expr, shape, yaw, pitch, rng, size)
                 np.savez_compressed(osp.join(d, f'{word}_{k + 1:05d}.npz'), frames=frames,
                                     landmarks=lmks, yaw=np.float32(yaw),
                                     pitch=np.float32(pitch))
     meta = dict(root=out_dir, words=list(words), counts=counts, num_frames=num_frames,
-                size=size, seed=seed, train_yaw=train_yaw, test_yaw=test_yaw)
+                size=size, seed=seed, train_yaw=train_yaw, test_yaw=test_yaw,
+                test_head=test_head)
     with open(osp.join(out_dir, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     return meta

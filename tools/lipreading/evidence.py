@@ -1,11 +1,13 @@
 """Evidence for docs/lipreading.md: learning on the embedded set, and the effect of 3DMM pose
 augmentation on non-frontal test clips.
 
-    python tools/lipreading/evidence.py [--max-iters 1000] [--seeds 0]
+    python tools/lipreading/evidence.py [--max-iters 1000] [--seeds 0 1 2] [--test-head independent]
 
-1. generates the embedded set ``data/lrw_synthetic`` (near-frontal train/val, test over
-   |yaw| <= 60) if missing;
-2. makes the offline pose-augmented copies ``data/lrw_synthetic_pose`` if missing;
+1. generates the embedded set (near-frontal train/val, test over |yaw| <= 60) if missing:
+   ``data/lrw_synthetic`` with test clips from the training toy model (``--test-head toy``) or
+   ``data/lrw_synthetic_indep`` with test clips from the independent head model and renderer
+   settings of ``plugins/lipreading/head_model.py`` (``--test-head independent``);
+2. makes the offline pose-augmented copies ``<data root>_pose`` if missing (toy model);
 3. trains ``lipnet_tiny_lrw-synthetic.py`` (frontal only) and ``..._poseaug.py`` (frontal +
    augmented) for the same number of iterations with mmengine's Runner and tests both;
 4. writes ``work_dirs/lipreading_evidence/results.json``, a markdown table and
@@ -37,8 +39,21 @@ CONFIGS = {
 }
 
 
-def run(name, cfg_path, work_dir, max_iters, seed):
+def set_data_roots(cfg, data_root):
+    """Point every LRWDataset of the config to ``data_root`` (pose copies: ``<root>_pose``)."""
+    def fix(ds):
+        if ds.get('type') == 'ConcatDataset':
+            for d in ds.datasets:
+                fix(d)
+        elif ds.get('type') == 'LRWDataset':
+            ds.data_root = data_root + '_pose' if ds.data_root.endswith('_pose') else data_root
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        fix(cfg[key].dataset)
+
+
+def run(name, cfg_path, work_dir, max_iters, seed, data_root='data/lrw_synthetic'):
     cfg = Config.fromfile(osp.join(ROOT, cfg_path))
+    set_data_roots(cfg, data_root)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     cfg.train_cfg.max_iters = max_iters
@@ -59,43 +74,54 @@ def main(argv=None) -> int:
     p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--work-dir', default='work_dirs/lipreading_evidence')
     p.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument('--test-head', default='toy', choices=['toy', 'independent'],
+                   help='model and renderer of the test clips (independent: never used in '
+                   'training or augmentation)')
     p.add_argument('--threads', type=int, default=1, help='torch threads (1 is fastest on a '
                    'shared 2-core machine)')
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     os.chdir(ROOT)
-    if not osp.isfile('data/lrw_synthetic/meta.json'):
-        DATA_GENERATORS.get('lrw_synthetic')('data/lrw_synthetic', seed=0)
-    if not osp.isfile('data/lrw_synthetic_pose/bad_clips.txt'):
-        augment_folder('data/lrw_synthetic', 'data/lrw_synthetic_pose', split='train',
-                       copies=1, yaw_range=(10, 60), seed=0)
+    root = 'data/lrw_synthetic' + ('_indep' if a.test_head == 'independent' else '')
+    if not osp.isfile(osp.join(root, 'meta.json')):
+        DATA_GENERATORS.get('lrw_synthetic')(root, seed=0, test_head=a.test_head)
+    if not osp.isfile(root + '_pose/bad_clips.txt'):
+        augment_folder(root, root + '_pose', split='train', copies=1, yaw_range=(10, 60),
+                       seed=0)
     results = {}
-    for key in a.configs:
-        name, cfg = CONFIGS[key]
-        for seed in a.seeds:
+    bins = (0, 15, 30, 45, 60)
+    names = bin_names(bins)
+    os.makedirs(a.work_dir, exist_ok=True)
+    for seed in a.seeds:                     # both trainings of a seed before the next seed
+        for key in a.configs:
+            name, cfg = CONFIGS[key]
             wd = osp.join(a.work_dir, f'{osp.basename(cfg)[:-3]}_seed{seed}')
-            m, secs = run(name, cfg, wd, a.max_iters, seed)
+            m, secs = run(name, cfg, wd, a.max_iters, seed, root)
             m['train_seconds'] = secs
+            counts = [m[f'count_yaw_{b}'] for b in names[1:]]
+            m['non_frontal'] = sum(m[f'top1_yaw_{b}'] * c
+                                   for b, c in zip(names[1:], counts)) / sum(counts)
             results.setdefault(name, []).append(m)
             print(f'[{name} seed {seed}] {json.dumps(m)}', flush=True)
-    bins = (0, 15, 30, 45, 60)
+            with open(osp.join(a.work_dir, 'results.json'), 'w') as f:
+                json.dump(dict(per_seed=results, max_iters=a.max_iters, seeds=a.seeds,
+                               data_root=root, test_head=a.test_head), f, indent=1)
     mean = {n: {k: float(np.nanmean([r[k] for r in rs])) for k in rs[0]}
             for n, rs in results.items()}
-    os.makedirs(a.work_dir, exist_ok=True)
+    std = {n: {k: float(np.nanstd([r[k] for r in rs])) for k in rs[0]}
+           for n, rs in results.items()}
     with open(osp.join(a.work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(per_seed=results, mean=mean, max_iters=a.max_iters, seeds=a.seeds), f,
-                  indent=1)
+        json.dump(dict(per_seed=results, mean=mean, std=std, max_iters=a.max_iters,
+                       seeds=a.seeds, data_root=root, test_head=a.test_head), f, indent=1)
     plot_accuracy_vs_yaw(mean, bins, osp.join(a.work_dir, 'accuracy_vs_yaw.png'),
                          title=f'Embedded set, {a.max_iters} iters, seeds {a.seeds}')
-    names = bin_names(bins)
-    print('\n| training | overall top-1 | ' + ' | '.join(f'|yaw| {n}' for n in names) +
+    print(f'\nmean +- std over seeds {a.seeds} (population std), test clips: {a.test_head}')
+    print('| training | overall top-1 | ' + ' | '.join(f'|yaw| {n}' for n in names) +
           ' | non-frontal (>=15) |')
     print('|---' * (len(names) + 3) + '|')
     for n, m in mean.items():
-        counts = [m[f'count_yaw_{b}'] for b in names[1:]]
-        nf = sum(m[f'top1_yaw_{b}'] * c for b, c in zip(names[1:], counts)) / sum(counts)
-        print(f'| {n} | {m["top1"]:.1f} | ' + ' | '.join(f'{m["top1_yaw_" + b]:.1f}'
-                                                        for b in names) + f' | {nf:.1f} |')
+        keys = ['top1'] + [f'top1_yaw_{b}' for b in names] + ['non_frontal']
+        print(f'| {n} | ' + ' | '.join(f'{m[k]:.1f} +- {std[n][k]:.1f}' for k in keys) + ' |')
     print(f'\nchance = {100 / 6:.1f}%; plot: {osp.join(a.work_dir, "accuracy_vs_yaw.png")}')
     return 0
 
