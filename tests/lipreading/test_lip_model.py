@@ -1,5 +1,6 @@
 """The lip-reading network builds from the config and trains (mmengine Runner)."""
 import copy
+import os.path as osp
 
 import pytest
 import torch
@@ -7,7 +8,8 @@ from mmengine.config import Config
 from mmengine.registry import MODELS
 from mmengine.runner import Runner
 
-CFG = 'configs/lipreading/lipnet_tiny_lrw-synthetic.py'
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CFG = osp.join(ROOT, 'configs', 'lipreading', 'lipnet_tiny_lrw-synthetic.py')
 
 
 @pytest.mark.parametrize('backend', [dict(type='bigru', hidden=8, layers=1),
