@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Optional
 
 SOURCE = Path(__file__).parent / 'csrc' / 'xnor_conv.cpp'
-FLAGS = ['-O3', '-std=c++17', '-fPIC', '-shared', '-fopenmp', '-fno-math-errno']
+# -ffp-contract=off: the folded BatchNorm (x * alpha + beta) must round like torch's (no FMA)
+FLAGS = ['-O3', '-std=c++17', '-fPIC', '-shared', '-fopenmp', '-fno-math-errno',
+         '-ffp-contract=off']
 ISA_NAMES = {0: 'portable', 1: 'popcnt', 2: 'avx2', 3: 'avx512_vpopcntdq'}
 
 _lock = threading.Lock()
@@ -130,7 +132,7 @@ def load_library() -> ctypes.CDLL:
             lib = ctypes.CDLL(str(library_path()))
             P, I = ctypes.c_void_p, ctypes.c_int
             lib.bnn_conv2d.argtypes = [
-                P, I, I, I, I, P, P, I, I, I, I, I, I, I, I, I, I, I, P, P, P, I, I, I, I
+                P, I, I, I, I, P, P, I, I, I, I, I, I, I, I, I, I, I, P, P, P, I, I, I, I, P, P
             ]
             lib.bnn_conv2d.restype = I
             lib.bnn_best_isa.restype = I

@@ -56,12 +56,14 @@ class ExportReport:
 
     packed: List[str] = field(default_factory=list)
     skipped: List[Tuple[str, str]] = field(default_factory=list)
+    folded_norms: List[str] = field(default_factory=list)
     binary_bits: int = 0
 
     def __str__(self) -> str:
         lines = [
             f'packed {len(self.packed)} binary convolutions '
-            f'({self.binary_bits} weight bits)'
+            f'({self.binary_bits} weight bits), folded {len(self.folded_norms)} BatchNorms '
+            f'into their sign packing'
         ]
         lines += [f'  kept real: {n} ({why})' for n, why in self.skipped]
         return '\n'.join(lines)
@@ -163,7 +165,8 @@ def set_backend(model: nn.Module, backend: str) -> nn.Module:
 def export_binary(model: nn.Module,
                   backend: str = 'kernel',
                   strict: bool = False,
-                  report: Optional[ExportReport] = None) -> nn.Module:
+                  report: Optional[ExportReport] = None,
+                  fold_norms: bool = True) -> nn.Module:
     """Inference copy of ``model`` with every binary conv replaced by a packed layer.
 
     Args:
@@ -172,6 +175,8 @@ def export_binary(model: nn.Module,
         backend: ``'kernel'`` (compiled XNOR-popcount) or ``'torch'``.
         strict: raise instead of keeping a binary-weight layer with real activations.
         report: an :class:`ExportReport` to fill (packed and kept layer names).
+        fold_norms: fold each eval BatchNorm that only feeds a packed conv into that conv's
+            sign packing (:mod:`plugins.deploy.fold_norm`).
 
     Returns:
         the exported model (a deep copy, in eval mode).
@@ -194,4 +199,7 @@ def export_binary(model: nn.Module,
             setattr(module, child_name, packed)
             report.packed.append(full)
             report.binary_bits += child.binary_weight().numel()
+    if fold_norms:
+        from .fold_norm import fold_input_norms
+        report.folded_norms += fold_input_norms(out)
     return out

@@ -130,7 +130,7 @@ def xnor_conv2d(x: Tensor,
     ptr = lambda t: None if t is None else ctypes.c_void_p(t.data_ptr())  # noqa: E731
     rc = lib.bnn_conv2d(ptr(x), n, c, h, w, ptr(wt), ptr(tap_pop), out_channels, groups, kh, kw, sh,
                         sw, ph, pw, dh, dw, int(pad_value), ptr(sc), ptr(bs), ptr(out), oh, ow,
-                        int(threads or torch.get_num_threads()), _isa(isa))
+                        int(threads or torch.get_num_threads()), _isa(isa), None, None)
     if rc != 0:
         raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}): C={c}, O={out_channels}'
                          f', groups={groups}, kernel={(kh, kw)}, pad_value={pad_value}, isa={isa}')
@@ -150,10 +150,13 @@ class PackedBinaryConv2d(nn.Module):
         bias: has a bias.
         backend: ``'kernel'`` (compiled XNOR-popcount) or ``'torch'`` (unpacks the signs and
             runs ``F.conv2d``; slow, for machines without a compiler and for checking).
+        input_norm: the layer reads the input of an eval-mode BatchNorm that was folded into
+            it (:meth:`fold_input_norm`): the packed bits are ``sign(x * in_alpha + in_beta)``,
+            computed while packing, so the BatchNorm never writes a float tensor.
 
     Buffers: ``weight_bits`` (O, ceil(Cg*KH*KW/64)) int64 (see
     :mod:`plugins.deploy.packing`), ``scale`` (O, 1, 1) / (O, H_out, W_out) when used,
-    ``bias`` (O, ) when used.
+    ``bias`` (O, ) when used, ``in_alpha``/``in_beta`` (C, ) with ``input_norm``.
 
     Shape: (N, C, H, W) -> (N, O, H_out, W_out) float32.
     """
@@ -170,7 +173,8 @@ class PackedBinaryConv2d(nn.Module):
                  scale_kind: str = 'none',
                  act_scale: bool = False,
                  bias: bool = False,
-                 backend: str = 'kernel') -> None:
+                 backend: str = 'kernel',
+                 input_norm: bool = False) -> None:
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(f'in_channels {in_channels} and out_channels {out_channels} must be '
@@ -196,6 +200,8 @@ class PackedBinaryConv2d(nn.Module):
         self.register_buffer('scale',
                              torch.ones(out_channels, 1, 1) if scale_kind != 'none' else None)
         self.register_buffer('bias', torch.zeros(out_channels) if bias else None)
+        self.register_buffer('in_alpha', torch.ones(in_channels) if input_norm else None)
+        self.register_buffer('in_beta', torch.zeros(in_channels) if input_norm else None)
         self._cache_key = None
         self._wt = self._tap_pop = None
 
@@ -234,6 +240,33 @@ class PackedBinaryConv2d(nn.Module):
             layer.bias.copy_(bias.detach().float())
         return layer
 
+    @property
+    def input_norm(self) -> bool:
+        return self.in_alpha is not None
+
+    @torch.no_grad()
+    def fold_input_norm(self, norm: nn.modules.batchnorm._BatchNorm) -> None:
+        """Fold an eval-mode BatchNorm that feeds only this layer into its sign packing.
+
+        ``alpha = weight / sqrt(running_var + eps)``, ``beta = bias - running_mean * alpha``
+        in float32, the terms torch's CPU BatchNorm computes (then ``x * alpha + beta``), so
+        the sign bits equal those of ``sign(norm(x))`` (checked bit for bit in the tests).
+        """
+        if norm.running_mean is None or norm.running_var is None:
+            raise ValueError('only a BatchNorm with running statistics can be folded')
+        if self.act_scale:
+            raise ValueError('act_scale reads |norm(x)|: the norm cannot be folded')
+        if norm.num_features != self.in_channels:
+            raise ValueError(f'norm over {norm.num_features} channels, the layer reads '
+                             f'{self.in_channels}')
+        var, mean = norm.running_var.float(), norm.running_mean.float()
+        invstd = 1 / torch.sqrt(var + torch.tensor(norm.eps, dtype=torch.float32))
+        alpha = invstd * norm.weight.float() if norm.weight is not None else invstd
+        beta = (norm.bias.float() if norm.bias is not None else torch.zeros_like(mean)) - \
+            mean * alpha
+        self.in_alpha = alpha.contiguous().clone()
+        self.in_beta = beta.contiguous().clone()
+
     def signs(self) -> Tensor:
         """The unpacked sign weight (O, Cg, KH, KW) of +1/-1."""
         return unpack_signs(self.weight_bits, self.weight_shape)
@@ -251,6 +284,7 @@ class PackedBinaryConv2d(nn.Module):
         one ctypes call. Falls back to :func:`xnor_conv2d` for unusual inputs."""
         if x.dtype != torch.float32 or x.dim() != 4 or x.device.type != 'cpu' or \
                 x.shape[1] != self.in_channels:
+            x = self._apply_input_norm(x.float())
             return xnor_conv2d(x,
                                *self._kernel_buffers(),
                                self.out_channels,
@@ -280,13 +314,25 @@ class PackedBinaryConv2d(nn.Module):
                                        self.out_channels, self.groups, kh, kw, sh, sw, ph, pw, dh,
                                        dw, self.pad_value, None if sc is None else sc.data_ptr(),
                                        None if bs is None else bs.data_ptr(), out.data_ptr(), oh,
-                                       ow, torch.get_num_threads(), _isa(None))
+                                       ow, torch.get_num_threads(), _isa(None),
+                                       None if self.in_alpha is None else
+                                       self.in_alpha.data_ptr(),
+                                       None if self.in_beta is None else self.in_beta.data_ptr())
         if rc != 0:
             raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}) for {self}')
         return out
 
+    def _apply_input_norm(self, x: Tensor) -> Tensor:
+        if self.in_alpha is None:
+            return x
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f'expected a (N, {self.in_channels}, H, W) input, got '
+                             f'{tuple(x.shape)}')
+        return x * self.in_alpha.view(1, -1, 1, 1) + self.in_beta.view(1, -1, 1, 1)
+
     def _torch_forward(self, x: Tensor) -> Tensor:
-        xs = torch.copysign(torch.ones((), dtype=torch.float32), x.float())
+        x = self._apply_input_norm(x.float())
+        xs = torch.copysign(torch.ones((), dtype=torch.float32), x)
         ph, pw = self.padding
         xs = F.pad(xs, (pw, pw, ph, ph), value=float(self.pad_value))
         return F.conv2d(xs, self.signs(), None, self.stride, 0, self.dilation, self.groups)
@@ -342,4 +388,4 @@ class PackedBinaryConv2d(nn.Module):
                 f'stride={self.stride}, padding={self.padding}, dilation={self.dilation}, '
                 f'groups={self.groups}, pad_value={self.pad_value}, scale={self.scale_kind}, '
                 f'act_scale={self.act_scale}, bias={self.bias is not None}, '
-                f'backend={self.backend!r}')
+                f'input_norm={self.input_norm}, backend={self.backend!r}')

@@ -62,7 +62,7 @@ def test_portable_only_build_for_other_cpus(tmp_path):
         ctypes.c_void_p(x.data_ptr()), 1, 70, 5, 6,
         ctypes.c_void_p(wt.data_ptr()),
         ctypes.c_void_p(tp.data_ptr()), 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, 0, None, None,
-        ctypes.c_void_p(out.data_ptr()), 5, 6, 1, 3
+        ctypes.c_void_p(out.data_ptr()), 5, 6, 1, 3, None, None
     ])  # isa 3 requested: falls back to portable
     assert rc == 0
     ref = F.conv2d(F.pad(torch.copysign(torch.ones(()), x), (1, 1, 1, 1)), signs)

@@ -196,9 +196,13 @@ MicroKernel* kernels_for(int isa) {
 
 // Pack sign bits of x[n, g*Cg:(g+1)*Cg, h, :] into xp[w][Cwords]. Inlined into one wrapper
 // per ISA below, so that GCC vectorises the channel loop with that ISA's registers.
+// With ia/ib (per input channel, may be null) the bit is the sign bit of x * ia[c] + ib[c]:
+// an eval-mode BatchNorm folded into the packing (torch computes BN as x * alpha + beta with
+// alpha = weight / sqrt(var + eps), beta = bias - mean * alpha; no FMA: -ffp-contract=off).
 __attribute__((always_inline)) inline void pack_row_body(const float* x, const Geometry& g,
                                                          int n, int grp, int h, uint64_t* xp,
-                                                         uint64_t* tmp) {
+                                                         uint64_t* tmp, const float* ia,
+                                                         const float* ib) {
   const int64_t HW = (int64_t)g.H * g.W;
   const int W = g.W;
   for (int j = 0; j < g.Cwords; ++j) {
@@ -206,9 +210,19 @@ __attribute__((always_inline)) inline void pack_row_body(const float* x, const G
     int nb = std::min(64, g.Cg - j * 64);
     for (int b = 0; b < nb; ++b) {
       int c = grp * g.Cg + j * 64 + b;
-      const uint32_t* u = reinterpret_cast<const uint32_t*>(x + ((int64_t)n * g.C + c) * HW +
-                                                            (int64_t)h * W);
-      for (int w = 0; w < W; ++w) tmp[w] |= static_cast<uint64_t>(u[w] >> 31) << b;
+      const float* xr = x + ((int64_t)n * g.C + c) * HW + (int64_t)h * W;
+      if (ia) {
+        const float a = ia[c], bb = ib[c];
+        for (int w = 0; w < W; ++w) {
+          float v = xr[w] * a + bb;
+          uint32_t u;
+          std::memcpy(&u, &v, 4);
+          tmp[w] |= static_cast<uint64_t>(u >> 31) << b;
+        }
+      } else {
+        const uint32_t* u = reinterpret_cast<const uint32_t*>(xr);
+        for (int w = 0; w < W; ++w) tmp[w] |= static_cast<uint64_t>(u[w] >> 31) << b;
+      }
     }
     // the sign bit is 1 for negatives: invert the used bits (bit 1 = +1, like copysign)
     const uint64_t used = nb == 64 ? ~0ULL : ((1ULL << nb) - 1);
@@ -217,20 +231,22 @@ __attribute__((always_inline)) inline void pack_row_body(const float* x, const G
 }
 
 void pack_row_portable(const float* x, const Geometry& g, int n, int grp, int h, uint64_t* xp,
-                       uint64_t* tmp) {
-  pack_row_body(x, g, n, grp, h, xp, tmp);
+                       uint64_t* tmp, const float* ia, const float* ib) {
+  pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
 }
 #if BNN_X86
 __attribute__((target("avx2"))) void pack_row_avx2(const float* x, const Geometry& g, int n,
-                                                   int grp, int h, uint64_t* xp, uint64_t* tmp) {
-  pack_row_body(x, g, n, grp, h, xp, tmp);
+                                                   int grp, int h, uint64_t* xp, uint64_t* tmp,
+                                                   const float* ia, const float* ib) {
+  pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
 }
 #endif
 #if BNN_X86
 __attribute__((target("avx512f"))) void pack_row_avx512(const float* x, const Geometry& g, int n,
                                                         int grp, int h, uint64_t* xp,
-                                                        uint64_t* tmp) {
-  pack_row_body(x, g, n, grp, h, xp, tmp);
+                                                        uint64_t* tmp, const float* ia,
+                                                        const float* ib) {
+  pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
 }
 #endif
 // dst[ow] = (nvalid[ow] - 2 * t[ow * LANES]) * sc + bs: strided int64 reads (gathers)
@@ -259,7 +275,8 @@ __attribute__((target("avx512f,avx512dq"))) void finish_avx512(float* dst, const
 #endif
 using Finish = void (*)(float*, const int64_t*, const int32_t*, int, float, float);
 
-using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*);
+using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*,
+                        const float*, const float*);
 
 }  // namespace
 
@@ -286,11 +303,15 @@ int bnn_max_threads() {
 
 // x: float [N, C, H, W] contiguous; wt: [G][OB][Kwords][32] uint64; tap_pop: int32 [O][KH*KW]
 // (popcount of each tap's weight bits, used for zero padding); scale, bias: float [O] or null;
-// out: float [N, O, OH, OW]. Returns 0 on success, a negative code on bad arguments.
+// out: float [N, O, OH, OW]; in_alpha, in_beta: float [C] or null (the input's bits are the
+// sign bits of x * in_alpha + in_beta: a folded eval BatchNorm). Returns 0 on success, a
+// negative code on bad arguments.
 int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
                const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw, int ph,
                int pw, int dh, int dw, int pad_mode, const float* scale, const float* bias,
-               float* out, int OH, int OW, int nthreads, int isa) {
+               float* out, int OH, int OW, int nthreads, int isa, const float* in_alpha,
+               const float* in_beta) {
+  if ((in_alpha == nullptr) != (in_beta == nullptr)) return -5;
   if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || O <= 0 || G <= 0 || C % G || O % G) return -1;
   if (pad_mode != 0 && pad_mode != 1 && pad_mode != -1) return -2;
   if (pad_mode == 0 && KH * KW > 64) return -3;
@@ -324,7 +345,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
     for (int64_t r = 0; r < rows_in; ++r) {
       int h = r % H, grp = (r / H) % G, n = r / ((int64_t)H * G);
       pack_row(x, g, n, grp, h, xp.data() + (int64_t)(n * G + grp) * plane +
-                                     (int64_t)h * W * g.Cwords, tmp.data());
+                                     (int64_t)h * W * g.Cwords, tmp.data(), in_alpha, in_beta);
     }
   }
 

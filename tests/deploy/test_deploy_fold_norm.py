@@ -1,0 +1,96 @@
+"""BatchNorm -> sign folded into the packed conv's sign packing (plugins/deploy/fold_norm.py)."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import plugins  # noqa: F401
+from plugins.binary import BinaryConv2d
+from plugins.deploy import ExportReport, PackedBinaryConv2d, export_binary
+
+
+def random_bn(c, seed, zero_gamma=False):
+    g = torch.Generator().manual_seed(seed)
+    bn = nn.BatchNorm2d(c).eval()
+    with torch.no_grad():
+        bn.running_mean.normal_(0, 1, generator=g)
+        bn.running_var.uniform_(0.05, 3, generator=g)
+        bn.weight.normal_(0, 1, generator=g)  # about half the channels flip (gamma < 0)
+        bn.bias.normal_(0, 1, generator=g)
+        if zero_gamma:
+            bn.weight[0] = 0.0  # constant channel: sign(bias)
+    return bn
+
+
+@pytest.mark.parametrize('c,hw,k,seed', [(3, 5, 3, 0), (64, 7, 3, 1), (70, 6, 1, 2),
+                                         (130, 9, 3, 3)])
+@pytest.mark.parametrize('backend', ['kernel', 'torch'])
+def test_folded_norm_gives_the_signs_of_the_norm_output(c, hw, k, seed, backend):
+    bn = random_bn(c, seed, zero_gamma=True)
+    g = torch.Generator().manual_seed(seed + 10)
+    signs = torch.randn(17, c, k, k, generator=g).sign()
+    x = torch.randn(2, c, hw, hw, generator=g) * 2
+    folded = PackedBinaryConv2d.from_signs(signs, padding=k // 2, backend=backend)
+    folded.fold_input_norm(bn)
+    with torch.no_grad():
+        # independent reference: torch's BatchNorm, the sign bit, a float conv of +-1
+        xs = torch.copysign(torch.ones(()), bn(x))
+        ref = F.conv2d(xs, signs, padding=k // 2)
+        assert torch.equal(folded(x), ref)  # integer outputs: bit-exact
+
+
+def test_only_inputs_at_the_threshold_may_round_differently():
+    """Inputs within 1e-6 of the threshold -beta/alpha: the folded sign may differ from torch's
+    BatchNorm only where |BN(x)| is at float32 rounding level (documented in docs/deploy.md)."""
+    c = 64
+    bn = random_bn(c, 5)
+    alpha = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    t = (bn.running_mean - bn.bias / alpha).detach()
+    x = t.view(1, -1, 1, 1) + torch.randn(1, c, 8, 8) * 1e-6
+    conv = PackedBinaryConv2d.from_signs(torch.ones(1, c, 1, 1))
+    conv.fold_input_norm(bn)
+    with torch.no_grad():
+        y = bn(x)
+        mine = conv._apply_input_norm(x)
+    differ = torch.signbit(mine) != torch.signbit(y)
+    tol = 4 * torch.finfo(torch.float32).eps * (x.abs() * alpha.abs().view(1, -1, 1, 1) +
+                                                bn.bias.abs().view(1, -1, 1, 1))
+    assert (y[differ].abs() <= tol[differ]).all()
+    assert differ.float().mean() < 0.2  # most still agree
+
+
+def hpm_model(post_act=None):
+    from mmpose.registry import MODELS
+    conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel', scale_init='xnor')
+    return MODELS.build(
+        dict(type='StackedHourglass', num_stacks=1, depth=2, channels=32, out_channels=5,
+             stem_channels=(16, 32),
+             block=dict(type='HPMBlock', conv_cfg=conv, act_cfg=None,
+                        post_act_cfg=post_act))).eval()
+
+
+@pytest.mark.parametrize('post_act', [None, dict(type='PReLU')])
+def test_hourglass_norms_are_folded_and_outputs_kept(post_act):
+    from tests.deploy.test_deploy_export import randomise
+    model = randomise(hpm_model(post_act), seed=3)
+    report = ExportReport()
+    packed = export_binary(model, report=report)
+    assert len(report.folded_norms) == len(report.packed) > 0
+    assert all(name.endswith('.norm') for name in report.folded_norms)
+    unfolded = export_binary(model, fold_norms=False)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref, out, mid = model(x), packed(x), unfolded(x)
+    ref, out, mid = [t[-1] if isinstance(t, (list, tuple)) else t for t in (ref, out, mid)]
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out, mid, rtol=1e-5, atol=1e-5)
+
+
+def test_norm_read_elsewhere_or_with_act_scale_is_not_folded():
+    seq = nn.Sequential(nn.BatchNorm2d(8), nn.ReLU(),
+                        BinaryConv2d(8, 8, 3, padding=1, scale='xnor'), nn.BatchNorm2d(8),
+                        BinaryConv2d(8, 8, 3, padding=1, scale='xnor', act_scale=True)).eval()
+    report = ExportReport()
+    export_binary(seq, report=report)
+    # BN -> ReLU -> conv: sign(ReLU(y)) is not sign(y); BN -> act_scale conv reads |BN(x)|
+    assert report.folded_norms == []
