@@ -15,7 +15,9 @@ all installed by :func:`install` (called once by ``import plugins``):
    package ``mmdet`` with just ``mmdet.utils`` provides these two (pure Python/torch); every
    other ``mmdet`` submodule is missing, so optional mmdet features stay off.
 3. **Checkpoints.** mmengine saves, besides tensors, a few plain Python/numpy objects (the
-   message hub's ``HistoryBuffer``, numpy arrays and scalars of ``dataset_meta``).
+   message hub's ``HistoryBuffer``, numpy arrays and scalars of ``dataset_meta``; a zero-size
+   array's empty data is pickled as ``bytes()``, allowed through a stand-in that accepts only
+   the empty call).
    :func:`allow_checkpoint_globals` adds exactly these classes to torch's ``weights_only``
    allow-list, so ``resume=True`` and ``load_from`` work without trusting arbitrary pickles.
    mmengine's local-file loader is replaced by :func:`load_local_checkpoint`, which turns
@@ -152,7 +154,8 @@ def _checkpoint_globals() -> list:
         from numpy.core.multiarray import _reconstruct, scalar
     found += [_reconstruct, scalar]
     found += [(_history_buffer_getattr, 'builtins.getattr'),
-              (_history_buffer_getattr, '__builtin__.getattr')]
+              (_history_buffer_getattr, '__builtin__.getattr'),
+              (_empty_bytes, 'builtins.bytes'), (_empty_bytes, '__builtin__.bytes')]
     # the dtype classes (numpy >= 1.25 pickles dtypes through them)
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
@@ -174,6 +177,20 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     raise pickle.UnpicklingError(
         f'refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only '
         f'HistoryBuffer statistics methods are allowed')
+
+
+def _empty_bytes(*args: Any) -> bytes:
+    """``bytes()`` with no arguments: how pickle protocol 2 stores an empty ``bytes``.
+
+    A zero-size numpy array (MMPose's ``sigmas=[]`` of 300W, AFLW and WFLW) pickles its raw
+    data as ``bytes()``; non-empty data goes through ``_codecs.encode``, which torch allows.
+    Only the empty call is allowed: ``bytes(n)`` would allocate whatever size the file asks.
+    """
+    if args:
+        raise pickle.UnpicklingError(
+            f'refusing bytes{args!r} while loading a checkpoint: only bytes() (the empty data '
+            f'of a zero-size array) is allowed')
+    return b''
 
 
 def allow_checkpoint_globals(extra: Iterable[Any] = ()) -> None:
