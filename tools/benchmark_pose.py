@@ -27,7 +27,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import plugins  # noqa: E402,F401
-from plugins.engine.config_rebind import merge_cfg_options  # noqa: E402
+from plugins.engine.config_rebind import load_config, merge_cfg_options  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
@@ -63,7 +63,7 @@ STOCK_HOURGLASS52 = dict(type='HourglassNet', downsample_times=5, num_stacks=1,
 
 def load_cfg(name: str, args) -> Config:
     path, _, _ = ENTRIES[name]
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     if name == 'mmpose_hourglassnet_stock':
         cfg.model.backbone = Config(STOCK_HOURGLASS52)
         cfg.model.head.in_channels = 256

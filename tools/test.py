@@ -12,7 +12,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401  (compatibility layer + registries)
-from plugins.engine.config_rebind import check_data_roots, merge_cfg_options  # noqa: E402
+from plugins.engine.config_rebind import (  # noqa: E402
+    check_data_roots, load_config, merge_cfg_options)
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -51,7 +52,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     apply_process_args(args)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config), args)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     if not args.skip_data_check:

@@ -10,7 +10,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401  (compatibility layer + registries)
-from plugins.engine.config_rebind import check_data_roots, merge_cfg_options  # noqa: E402
+from plugins.engine.config_rebind import (  # noqa: E402
+    check_data_roots, load_config, merge_cfg_options)
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
@@ -61,7 +62,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv=None) -> Runner:
     args = parse_args(argv)
     apply_process_args(args)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(load_config(args.config), args)
     if not args.skip_data_check:
         used = ('train_dataloader', ) + (('val_dataloader', ) if cfg.get('val_cfg') is not None
                                          else ())

@@ -4,8 +4,9 @@ An OpenMMLab Python config is executed once: ``codec = dict(input_size=input_siz
 *value* of ``input_size`` into the codec, the pipelines and the dataloaders when the file is
 parsed. Overriding ``input_size`` (or ``data_root``) afterwards with mmengine's
 ``Config.merge_from_dict`` changes only the top-level variable, and training silently keeps
-the old resolution and data. :func:`merge_cfg_options` merges the options and then *rebinds*
-each overridden top-level variable:
+the old resolution and data. The same happens when a child config sets ``input_size`` that its
+``_base_`` files used. :func:`load_config` and :func:`merge_cfg_options` *rebind* each top-level
+variable that a child config or an option changed:
 
 - every field of the same name that still holds the variable's old value gets the new one
   (``codec.input_size``, ``TopdownAffine.input_size``, ``dataset.data_root``,
@@ -22,8 +23,9 @@ Fields that an option sets explicitly (``codec.input_size=...``) win over the re
 from __future__ import annotations
 
 import copy
+import os.path as osp
 import warnings
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from mmengine.config import Config
 
@@ -109,6 +111,73 @@ def merge_cfg_options(cfg: Config, options: Optional[Dict[str, Any]]) -> Dict[st
             continue
         report[name] = _rebind(raw, name, old, raw[name], protected)
     return report
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, (str, int, float, tuple, list)) and not isinstance(value, bool) and (
+        not isinstance(value, (tuple, list)) or all(isinstance(v, (int, float)) for v in value))
+
+
+def _inherited_values(path: str, seen: Optional[Set[str]] = None) -> Dict[str, List[Any]]:
+    """``{variable: [values it has in the config at path and in each of its base files]}``."""
+    path = osp.abspath(path)
+    seen = set() if seen is None else seen
+    if path in seen:
+        return {}
+    seen.add(path)
+    values: Dict[str, List[Any]] = {}
+    for k, v in Config.fromfile(path).items():
+        if _plain(v):
+            values.setdefault(k, []).append(v)
+    for base in Config._get_base_files(path):
+        for k, vs in _inherited_values(osp.join(osp.dirname(path), base), seen).items():
+            values.setdefault(k, []).extend(vs)
+    return values
+
+
+def resolve_inherited_variables(cfg: Config, path: str) -> Dict[str, List[str]]:
+    """Rebind the fields that still hold a value a top-level variable had in a base file.
+
+    A child config that sets ``input_size = (256, 256)`` then reaches the codec and pipelines
+    its bases built from ``input_size = (128, 128)``; ``heatmap_size`` follows ``input_size``
+    unless the child sets it too.
+
+    Args:
+        cfg: the config loaded from ``path`` (modified in place).
+        path: its file.
+
+    Returns:
+        ``{variable: [dotted paths that were rebound]}``.
+    """
+    history = _inherited_values(path)
+    report = {}
+    for name, final in list(cfg.items()):
+        olds = [v for v in history.get(name, []) if _plain(final) and not _same(v, final)]
+        for var, derived in DERIVED.items():
+            if name in derived and var in history and not olds:
+                base_in = next((v for v in history[var] if not _same(v, cfg[var])), None)
+                if base_in is not None:  # input_size changed, heatmap_size did not
+                    cfg[name] = final = _scaled(final, base_in, cfg[var])
+                    olds = [v for v in history[name] if not _same(v, final)]
+        changed = []
+        for old in {repr(o): o for o in olds}.values():
+            changed += _rebind(cfg._cfg_dict, name, old, final, [])
+        if changed:
+            report[name] = changed
+    return report
+
+
+def load_config(path: str, cfg_options: Optional[Dict[str, Any]] = None) -> Config:
+    """``Config.fromfile`` with inherited variables and ``--cfg-options`` rebound.
+
+    Args:
+        path: config file.
+        cfg_options: flat ``{'a.b': value}`` overrides, or ``None``.
+    """
+    cfg = Config.fromfile(path)
+    resolve_inherited_variables(cfg, path)
+    merge_cfg_options(cfg, cfg_options)
+    return cfg
 
 
 def dataloader_roots(cfg: Config) -> Dict[str, str]:

@@ -82,3 +82,24 @@ def test_data_root_mismatch_warns():
         msgs = check_data_roots(cfg)
     assert len(msgs) == 1 and 'train_dataloader' in msgs[0] and 'data/other/' in msgs[0]
     assert any('data/other/' in str(w.message) for w in caught)
+
+
+def test_child_config_variable_reaches_its_bases_fields(tmp_path):
+    """One variable in a child config (the documented way) changes the size everywhere."""
+    from plugins.engine.config_rebind import load_config
+    base = osp.join(ROOT, 'configs', 'pose', 'binary_hg_mpii.py')
+    child = tmp_path / 'child.py'
+    child.write_text(f"_base_ = ['{base}']\ninput_size = (256, 256)\n"
+                     "data_root = 'data/mpii/'\n")
+    plain = Config.fromfile(str(child))
+    assert tuple(plain.codec.input_size) == (128, 128)  # what mmengine alone does
+    cfg = load_config(str(child))
+    d = cfg.to_dict()
+    assert all(tuple(v) == (256, 256) for _, v in _fields(d, 'input_size'))
+    assert all(tuple(v) == (64, 64) for _, v in _fields(d, 'heatmap_size'))
+    assert all(v == 'data/mpii/' for _, v in _fields(d, 'data_root'))
+    assert cfg.val_dataloader.dataset.headbox_file == 'data/mpii/annotations/mpii_gt_val.mat'
+    # an option on top of the child still wins
+    cfg = load_config(str(child), {'input_size': (192, 192)})
+    assert tuple(cfg.model.head.decoder.input_size) == (192, 192)
+    assert tuple(cfg.model.head.decoder.heatmap_size) == (48, 48)

@@ -20,7 +20,7 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 import torch  # noqa: E402
 
 import plugins  # noqa: E402,F401
-from plugins.engine.config_rebind import merge_cfg_options  # noqa: E402
+from plugins.engine.config_rebind import load_config, merge_cfg_options  # noqa: E402
 from plugins.analysis import complexity  # noqa: E402
 
 
@@ -28,7 +28,7 @@ def build_from_config(path: str, cfg_options: dict | None):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
-    cfg = Config.fromfile(path)
+    cfg = load_config(path)
     if cfg_options:
         merge_cfg_options(cfg, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
