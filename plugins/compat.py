@@ -1,7 +1,7 @@
 """Compatibility with the installed OpenMMLab stack: the only module that adapts it.
 
 The toolbox runs on ``mmcv-lite`` (mmcv without compiled ops), without ``mmdet``, and on
-torch >= 2.6, whose :func:`torch.load` defaults to ``weights_only=True``. Three adaptations,
+torch >= 2.6, whose :func:`torch.load` defaults to ``weights_only=True``. The adaptations,
 all installed by :func:`install` (called once by ``import plugins``):
 
 1. **mmcv.ops.** MMPose 1.3.2 imports ``mmcv.ops.MultiScaleDeformableAttention`` at import time
@@ -32,6 +32,13 @@ all installed by :func:`install` (called once by ``import plugins``):
 5. **Drawing under numpy 2.** MMPose 1.3's OpenCV visualiser calls ``int()`` on one-element
    arrays (a keypoint's radius), which numpy 2 refuses; ``tools/test.py --show-dir`` would
    fail. Its ``draw_circles`` gets scalar arguments.
+6. **Unknown registry types.** mmengine's builder says ``X is not in the mmpose::model
+   registry`` and mmcv's layer builders (``build_conv_layer``, ``build_norm_layer`` ...) say
+   ``Cannot find None in registry``. ``Registry.get`` is wrapped so that a failed lookup made
+   by one of these builders (which raise right after it) raises
+   :class:`UnknownTypeError` instead: it names the bad type, the registry, and the closest
+   registered names (``did you mean 'BinaryConv2d'?``). Lookups from anywhere else still
+   return ``None`` as mmengine documents.
 """
 from __future__ import annotations
 
@@ -45,7 +52,7 @@ from typing import Any, Iterable
 import torch
 
 __all__ = [
-    'CompiledOpsUnavailable', 'CheckpointError', 'install', 'allow_checkpoint_globals',
+    'CompiledOpsUnavailable', 'CheckpointError', 'UnknownTypeError', 'install', 'allow_checkpoint_globals',
     'load_local_checkpoint', 'HAS_MMCV_OPS', 'MMCV_OPS_PLACEHOLDERS'
 ]
 
@@ -61,6 +68,13 @@ class CompiledOpsUnavailable(ImportError):
 
 class CheckpointError(RuntimeError):
     """Raised when a checkpoint file cannot be read; the message names the file."""
+
+
+class UnknownTypeError(KeyError):
+    """A config names a type that is not registered; the message suggests the closest names."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ''
 
 
 def _ops_message(name: str) -> str:
@@ -272,6 +286,68 @@ def _install_cpu_dist_launch() -> None:
     MMDistributedDataParallel.__init__ = __init__
 
 
+#: Builders that raise a ``KeyError`` right after their ``Registry.get`` returns ``None``:
+#: (module, function) -> what the type is called in the message.
+_RAISING_LOOKUPS = {
+    ('mmengine.registry.build_functions', 'build_from_cfg'): '',
+    ('mmengine.registry.build_functions', 'build_runner_from_cfg'): 'runner ',
+    ('mmengine.registry.build_functions', 'build_scheduler_from_cfg'): 'scheduler ',
+    ('mmcv.cnn.bricks.conv', 'build_conv_layer'): 'conv ',
+    ('mmcv.cnn.bricks.norm', 'build_norm_layer'): 'norm ',
+    ('mmcv.cnn.bricks.padding', 'build_padding_layer'): 'padding ',
+    ('mmcv.cnn.bricks.plugin', 'build_plugin_layer'): 'plugin ',
+    ('mmcv.cnn.bricks.upsample', 'build_upsample_layer'): 'upsample ',
+}
+
+
+def registered_names(registry: Any) -> list:
+    """The names ``registry.get`` resolves without a scope: its own and its ancestors'."""
+    names, node = [], registry
+    while node is not None:
+        names += list(node._module_dict)
+        node = node.parent
+    return sorted(set(names))
+
+
+def unknown_type_message(key: str, registry: Any, kind: str = '') -> str:
+    """``Unknown conv type 'BinaryConv2D' in the mmengine::model registry; did you mean
+    'BinaryConv2d'?`` (difflib's closest names, case-insensitive matches first)."""
+    import difflib
+    names = registered_names(registry)
+    real_key = key.split('.')[-1]
+    close = [n for n in names if n.lower() == real_key.lower()]
+    lowered = {n.lower(): n for n in names}
+    close += [lowered[n] for n in difflib.get_close_matches(real_key.lower(), list(lowered),
+                                                             n=3, cutoff=0.6)]
+    close = list(dict.fromkeys(close))[:3]
+    hint = (f'did you mean {" or ".join(repr(n) for n in close)}?' if close else
+            f'no registered name is close; {len(names)} are registered, e.g. {names[:8]}')
+    return (f'Unknown {kind}type {key!r} in the {registry.scope}::{registry.name} registry; '
+            f'{hint} (a type of your own must be imported first, e.g. with '
+            f'custom_imports=dict(imports=[...]) in the config)')
+
+
+def _install_registry_suggestions() -> None:
+    from mmengine.registry import Registry
+    original = Registry.get
+    if getattr(original, '__compat_shim__', False):
+        return
+
+    def get(self, key):
+        found = original(self, key)
+        if found is None and isinstance(key, str):
+            caller = sys._getframe(1)
+            kind = _RAISING_LOOKUPS.get((caller.f_globals.get('__name__'),
+                                         caller.f_code.co_name))
+            if kind is not None:  # the caller raises a KeyError without the name next
+                raise UnknownTypeError(unknown_type_message(key, self, kind))
+        return found
+
+    get.__compat_shim__ = True
+    get.__doc__ = original.__doc__
+    Registry.get = get
+
+
 def _scalar(value: Any) -> Any:
     """A one-element array or tensor as a Python number; anything else unchanged."""
     import numpy as np
@@ -310,4 +386,5 @@ def install() -> None:
     _install_checkpoint_loader()
     _install_cpu_dist_launch()
     _install_numpy2_drawing()
+    _install_registry_suggestions()
     _INSTALLED = True
