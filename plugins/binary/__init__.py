@@ -8,13 +8,17 @@ from .distillation import (DistillTopdownPoseEstimator, FeatureDistillLoss, Heat
 from .export import export_binary_state, materialize
 from .latent import LATENTS, LatentCP, LatentSVD, LatentTucker, build_latent
 from .progressive import ProgressiveBinarizationHook, binary_fraction
-from .quantizers import QUANTIZERS, ApproxSign, IdentityQuantizer, SignSTE, build_quantizer
+from .quantizers import (QUANTIZERS, ApproxSign, IdentityQuantizer, SignSTE, SmoothSign,
+                         build_quantizer)
 from .reverse_init import RealToBinaryInitHook, init_from_real
 from .scaling import FixedScale, LearnedScale, NoScale, XNORScale, build_scaling
+from .smooth_progressive import SmoothSignScheduleHook
 from .stacking import StackFreezeHook, copy_stack
+from .two_stage import TwoStageBinarizationHook, fold_weight_magnitude
 
 __all__ = [
-    'QUANTIZERS', 'SignSTE', 'ApproxSign', 'IdentityQuantizer', 'build_quantizer', 'NoScale',
+    'QUANTIZERS', 'SignSTE', 'ApproxSign', 'SmoothSign', 'IdentityQuantizer', 'build_quantizer',
+    'SmoothSignScheduleHook', 'TwoStageBinarizationHook', 'fold_weight_magnitude', 'NoScale',
     'XNORScale', 'LearnedScale', 'FixedScale', 'build_scaling', 'LATENTS', 'LatentSVD',
     'LatentTucker', 'LatentCP', 'build_latent', 'ChannelPReLU', 'LearnableSlope',
     'build_post_activation', 'BinaryConv2d', 'BinaryLinear', 'binarize', 'binary_layers',

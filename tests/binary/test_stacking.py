@@ -62,3 +62,78 @@ def test_templates_for_multi_module_stacks():
     assert not model.backbone.merge_features[0].weight.requires_grad
     assert model.backbone.hourglasses[1].weight.requires_grad
     assert model.backbone.merge_features[1].weight.requires_grad
+
+
+def _hourglass_like(num_stacks=3):
+    """The module layout of plugins.pose.StackedHourglass (stem, per-stack lists, merges)."""
+    model = nn.Module()
+    model.backbone = nn.Module()
+    model.backbone.stem = nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2))
+    for name in ('hourglasses', 'features', 'heatmaps'):
+        setattr(model.backbone, name, nn.ModuleList(
+            nn.Sequential(nn.Conv2d(2, 2, 1), nn.BatchNorm2d(2)) for _ in range(num_stacks)))
+    for name in ('merge_features', 'merge_heatmaps'):
+        setattr(model.backbone, name,
+                nn.ModuleList(nn.Conv2d(2, 2, 1) for _ in range(num_stacks - 1)))
+    model.head = SimpleNamespace(stack_weights=[1.0, 0.5, 2.0][:num_stacks])
+    return model
+
+
+def _hook(**kw):
+    cfg = dict(type='StackFreezeHook', num_stacks=3, by='iter',
+               templates=['backbone.hourglasses.{k}', 'backbone.features.{k}',
+                          'backbone.heatmaps.{k}', 'backbone.merge_*.{prev}'],
+               stem=['backbone.stem'], init_from_previous=True, mask_later_losses=True)
+    cfg.update(kw)
+    return HOOKS.build(cfg)
+
+
+def test_hourglass_stacking_copies_freezes_stem_and_masks_losses():
+    model = _hourglass_like(3)
+    hook = _hook()
+    runner = SimpleNamespace(model=model, iter=0, max_iters=9)
+    hook.before_train_iter(runner, 0)  # default milestones: 0, 1/3, 2/3 of the run -> 0, 3, 6
+    bb = model.backbone
+    assert model.head.stack_weights == [1.0, 0.0, 0.0]
+    assert all(p.requires_grad for p in bb.stem.parameters())
+    assert not any(p.requires_grad for p in bb.hourglasses[1].parameters())
+    assert not bb.merge_features[0].weight.requires_grad  # feeds stack 1: trains with it
+    with torch.no_grad():
+        for p in bb.hourglasses[0].parameters():
+            p.add_(1.0)
+    w0 = bb.hourglasses[0][0].weight.detach().clone()
+    assert not torch.equal(bb.hourglasses[1][0].weight, w0)
+    runner.iter = 3
+    hook.before_train_iter(runner, 0)
+    assert model.head.stack_weights == [1.0, 0.5, 0.0]
+    for name in ('hourglasses', 'features', 'heatmaps'):  # stack 1 starts as stack 0
+        src, dst = getattr(bb, name)[0], getattr(bb, name)[1]
+        for a, b in zip(src.state_dict().values(), dst.state_dict().values()):
+            assert torch.equal(a, b)
+    assert not any(p.requires_grad for p in bb.stem.parameters())
+    assert not bb.stem[1].training and not bb.hourglasses[0][1].training
+    assert bb.merge_features[0].weight.requires_grad and bb.merge_heatmaps[0].weight.requires_grad
+    assert not bb.merge_features[1].weight.requires_grad
+    ckpt = {}
+    hook.before_save_checkpoint(runner, ckpt)
+    assert ckpt['meta']['stack_freeze_copied'] == [1]
+    # a resumed run in stage 1 does not copy stack 0 over the trained stack 1 again
+    with torch.no_grad():
+        bb.hourglasses[1][0].weight.add_(5.0)
+    trained = bb.hourglasses[1][0].weight.detach().clone()
+    model.head.stack_weights = [1.0, 0.5, 2.0]  # as a freshly built model has them
+    resumed = _hook()
+    resumed.after_load_checkpoint(runner, ckpt)
+    resumed.before_train_iter(runner, 0)
+    assert torch.equal(bb.hourglasses[1][0].weight, trained)
+    runner.iter = 7
+    resumed.before_train_iter(runner, 0)
+    assert model.head.stack_weights == [1.0, 0.5, 2.0]
+    assert torch.equal(bb.hourglasses[2][0].weight, trained)
+
+
+def test_mask_later_losses_needs_stack_weights():
+    model = _hourglass_like(3)
+    model.head = SimpleNamespace()
+    with pytest.raises(ValueError, match='stack_weights'):
+        _hook().apply(model, 0, [0, 3, 6])
