@@ -74,6 +74,16 @@ def load_weights(model: torch.nn.Module, checkpoint: str) -> None:
     model.load_state_dict(state, strict=True)
 
 
+def jsonable_model_cfg(cfg: Config):
+    """``cfg.model`` as JSON data for the packed file's header, or None if it holds objects
+    (then ``load_packed`` needs the model: ``load_packed(path, model=...)``)."""
+    import json
+    try:
+        return json.loads(json.dumps(cfg.model.to_dict()))
+    except (TypeError, ValueError):
+        return None
+
+
 def forward_tensor(model: torch.nn.Module, x: torch.Tensor):
     from mmengine.model import BaseModel
     out = model(x, None, mode='tensor') if isinstance(model, BaseModel) else model(x)
@@ -106,7 +116,7 @@ def main(argv=None) -> dict:
                 checkpoint=args.checkpoint and osp.abspath(args.checkpoint),
                 random_init=bool(args.random_init))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    save_packed(packed, args.out, meta=meta)
+    save_packed(packed, args.out, meta=meta, model_cfg=jsonable_model_cfg(cfg))
     sizes = size_report(model, args.out, float_checkpoint=args.checkpoint)
     what = 'float checkpoint file' if args.checkpoint else 'float state dict'
     print(f'{what}: {sizes["float_bytes"] / 1e6:.3f} MB')
@@ -115,7 +125,7 @@ def main(argv=None) -> dict:
     print(f'  {sizes["binary_params"]} binary weights (1 bit), {sizes["real_params"]} real '
           f'values (32 bit): {sizes["packed_bytes"] / 1e6:.3f} MB of tensors')
     if args.check:
-        loaded = load_packed(args.out, expect=model)
+        loaded = load_packed(args.out, model=build_model(cfg), expect=model)
         h, w = input_size(cfg, args)
         x = torch.randn(1, 3, h, w)
         with torch.no_grad():

@@ -16,6 +16,7 @@ from .export import (ExportReport, PackedWithPostAct, export_binary, is_binary_c
 from .packed_conv import PackedBinaryConv2d, activation_factor, xnor_conv2d
 from .packed_linear import PackedBinaryLinear
 from .packed_file import (FORMAT_VERSION, PackedFileError, layer_table, load_packed, model_sizes,
+                          module_table,
                           read_header, save_packed, size_report)
 from .packing import kernel_layout, num_words, pack_signs, tap_popcounts, unpack_signs
 
@@ -23,7 +24,7 @@ __all__ = [
     'export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv', 'pack_layer',
     'is_binary_linear', 'pack_linear', 'set_backend', 'PackedBinaryConv2d', 'PackedBinaryLinear',
     'xnor_conv2d', 'activation_factor', 'save_packed', 'load_packed', 'read_header', 'size_report',
-    'model_sizes', 'layer_table', 'PackedFileError', 'FORMAT_VERSION', 'pack_signs', 'unpack_signs',
+    'model_sizes', 'layer_table', 'module_table', 'PackedFileError', 'FORMAT_VERSION', 'pack_signs', 'unpack_signs',
     'kernel_layout', 'tap_popcounts', 'num_words', 'KernelBuildError', 'best_isa', 'library_path',
     'load_library'
 ]

@@ -79,6 +79,7 @@ def fold_input_norms(model: nn.Module) -> List[str]:
             if conv is not None and isinstance(act, nn.Identity) and _foldable_norm(norm):
                 conv.fold_input_norm(norm)
                 setattr(module, norm_n, nn.Identity())
+                conv.folded_norm = prefix + norm_n
                 folded.append(prefix + norm_n)
         elif type(module) is nn.Sequential:
             kids = list(module.named_children())
@@ -92,5 +93,6 @@ def fold_input_norms(model: nn.Module) -> List[str]:
                 if conv is not None:
                     conv.fold_input_norm(child)
                     setattr(module, n, nn.Identity())
+                    conv.folded_norm = prefix + n
                     folded.append(prefix + n)
     return folded

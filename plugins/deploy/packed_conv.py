@@ -202,6 +202,7 @@ class PackedBinaryConv2d(nn.Module):
         self.register_buffer('bias', torch.zeros(out_channels) if bias else None)
         self.register_buffer('in_alpha', torch.ones(in_channels) if input_norm else None)
         self.register_buffer('in_beta', torch.zeros(in_channels) if input_norm else None)
+        self.folded_norm: Optional[str] = None  # name of the BatchNorm folded into the input
         self._cache_key = None
         self._wt = self._tap_pop = None
 
@@ -266,6 +267,24 @@ class PackedBinaryConv2d(nn.Module):
             mean * alpha
         self.in_alpha = alpha.contiguous().clone()
         self.in_beta = beta.contiguous().clone()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a spatial scale (O, H_out, W_out) is rebuilt from a layer table as (O, 1, 1)
+        key = prefix + 'scale'
+        if self.scale is not None and key in state_dict and \
+                state_dict[key].shape != self.scale.shape:
+            self.scale = torch.empty_like(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def constructor_args(self) -> dict:
+        """The keyword arguments that rebuild this layer (JSON-serialisable; buffers are
+        loaded afterwards)."""
+        return dict(in_channels=self.in_channels, out_channels=self.out_channels,
+                    kernel_size=list(self.kernel_size), stride=list(self.stride),
+                    padding=list(self.padding), dilation=list(self.dilation),
+                    groups=self.groups, pad_value=self.pad_value, scale_kind=self.scale_kind,
+                    act_scale=self.act_scale, bias=self.bias is not None,
+                    input_norm=self.input_norm)
 
     def signs(self) -> Tensor:
         """The unpacked sign weight (O, Cg, KH, KW) of +1/-1."""

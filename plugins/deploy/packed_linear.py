@@ -53,6 +53,10 @@ class PackedBinaryLinear(PackedBinaryConv2d):
         layer.load_state_dict(conv.state_dict())
         return layer
 
+    def constructor_args(self) -> dict:
+        return dict(in_features=self.in_channels, out_features=self.out_channels,
+                    scale_kind=self.scale_kind, bias=self.bias is not None)
+
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.in_channels:
             raise ValueError(f'expected (..., {self.in_channels}) input, got {tuple(x.shape)}')

@@ -32,7 +32,7 @@ def packed_file(tmp_path):
 def test_round_trip_and_sizes(packed_file):
     model, path = packed_file
     x = torch.randn(2, 3, 8, 8)
-    loaded = load_packed(path, expect=model)
+    loaded = load_packed(path, model=small_model(seed=1), expect=model)
     assert not loaded.training
     assert not any(isinstance(m, BinaryConv2d) for m in loaded.modules())
     assert sum(isinstance(m, PackedBinaryConv2d) for m in loaded.modules()) == 2
@@ -72,17 +72,17 @@ def test_flipped_payload_byte_is_rejected(packed_file):
 
     _corrupt(path, flip)
     with pytest.raises(PackedFileError, match='checksum mismatch'):
-        load_packed(path)
+        load_packed(path, model=small_model())
 
 
 def test_truncated_file_is_rejected(packed_file):
     _, path = packed_file
     _corrupt(path, lambda d: d[:-10])
     with pytest.raises(PackedFileError, match='truncated'):
-        load_packed(path)
+        load_packed(path, model=small_model())
     _corrupt(path, lambda d: d[:5])
     with pytest.raises(PackedFileError, match='too short'):
-        load_packed(path)
+        load_packed(path, model=small_model())
 
 
 def test_not_a_packed_file_is_rejected(tmp_path):
@@ -96,7 +96,7 @@ def test_other_format_version_is_rejected(packed_file):
     _, path = packed_file
     _corrupt(path, lambda d: d[:8] + struct.pack('<I', FORMAT_VERSION + 1) + d[12:])
     with pytest.raises(PackedFileError, match=f'version {FORMAT_VERSION + 1}'):
-        load_packed(path)
+        load_packed(path, model=small_model())
 
 
 def test_header_inconsistent_with_payload_is_rejected(packed_file):
@@ -108,13 +108,13 @@ def test_header_inconsistent_with_payload_is_rejected(packed_file):
     head = json.dumps(header, sort_keys=True).encode()
     path.write_bytes(data[:12] + struct.pack('<I', len(head)) + head + data[16 + hlen:])
     with pytest.raises(PackedFileError, match=r"does not match its header: 2\.out_channels"):
-        load_packed(path)
+        load_packed(path, model=small_model())
 
 
 def test_file_of_another_architecture_is_rejected(packed_file):
     _, path = packed_file
     with pytest.raises(PackedFileError, match='does not match the given model'):
-        load_packed(path, expect=small_model(width=16))
+        load_packed(path, model=small_model(), expect=small_model(width=16))
 
 
 def test_save_needs_an_exported_model(tmp_path):
@@ -126,7 +126,7 @@ def test_loaded_model_runs_on_the_torch_backend_too(packed_file):
     from plugins.deploy import set_backend
     model, path = packed_file
     x = torch.randn(1, 3, 8, 8)
-    loaded = set_backend(load_packed(path), 'torch')
+    loaded = set_backend(load_packed(path, model=model), 'torch')
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match='allowed'):
