@@ -34,6 +34,7 @@ import numpy as np
 from plugins.datasets.generators import DATA_GENERATORS
 
 from .degradations import degrade, sample_degradation
+from .mixed_degradation import degrade_mixed, sample_mixed_degradation
 from .image_io import save_rgb, to_rgb
 
 __all__ = ['FACE_SOURCES', 'load_face_sources', 'random_face_crop', 'generate_faces_sr_synthetic',
@@ -82,6 +83,20 @@ def random_face_crop(image: np.ndarray, box: tuple, size: int,
     return np.clip(patch.astype(np.float32) * gain + bias, 0, 255).round().astype(np.uint8)
 
 
+#: name -> (sample parameters, apply); see ``degradation`` of the generator
+DEGRADATIONS = {
+    'simple': (sample_degradation, degrade),
+    'mixed': (sample_mixed_degradation, degrade_mixed),
+}
+DEGRADATION_TEXT = {
+    'simple': 'gaussian blur sigma~U(0.4,2.0) px -> 4x resize (area|bilinear|cubic) -> '
+    'gaussian noise sigma~U(2,12)/255 -> JPEG quality~U{20..70}',
+    'mixed': 'random kernel (anisotropic gaussian|motion|defocus) -> 4x decimation with random '
+    'phase|nearest|area -> Poisson-like|gaussian noise (grey or colour) and JPEG quality~'
+    'U{15..80} in random order -> sometimes a second JPEG; no bicubic, no pooling',
+}
+
+
 @DATA_GENERATORS.register_module(name='faces_sr_synthetic')
 def generate_faces_sr_synthetic(out_dir: str,
                                 *,
@@ -90,7 +105,8 @@ def generate_faces_sr_synthetic(out_dir: str,
                                 num_train_lr: int = 384,
                                 num_test: int = 48,
                                 hr_size: int = 64,
-                                scale: int = 4) -> dict:
+                                scale: int = 4,
+                                degradation: str = 'simple') -> dict:
     """Write the embedded face SR data set (see the module docstring) under ``out_dir``.
 
     Args:
@@ -99,6 +115,11 @@ def generate_faces_sr_synthetic(out_dir: str,
         num_train_hr, num_train_lr, num_test: numbers of images.
         hr_size: HR side in pixels; LR side is ``hr_size // scale``.
         scale: downsampling factor of the degradation.
+        degradation: ``'simple'`` (:func:`~plugins.sr.degradations.degrade`: gaussian blur,
+            area/bilinear/cubic resize, gaussian noise, JPEG) or ``'mixed'``
+            (:func:`~plugins.sr.mixed_degradation.degrade_mixed`: random kernel, decimation,
+            Poisson/gaussian noise, JPEG in random order; no operation any training component
+            uses).
 
     Returns:
         summary: folders, counts, sources and the degradation ranges.
@@ -107,6 +128,10 @@ def generate_faces_sr_synthetic(out_dir: str,
         raise ValueError(f'hr_size={hr_size} must be divisible by scale={scale}')
     if min(num_train_hr, num_train_lr, num_test) < 1:
         raise ValueError('num_train_hr, num_train_lr and num_test must be >= 1')
+    if degradation not in DEGRADATIONS:
+        raise ValueError(f'degradation must be one of {tuple(DEGRADATIONS)}, got '
+                         f'{degradation!r}')
+    sample, apply = DEGRADATIONS[degradation]
     rng = np.random.default_rng(seed)
     sources = load_face_sources()
     names = sorted(sources)
@@ -122,22 +147,21 @@ def generate_faces_sr_synthetic(out_dir: str,
     for i in range(num_train_hr):
         save_rgb(osp.join(tmp, 'train', 'hr', f'{i:05d}.png'), crop(i))
     for i in range(num_train_lr):
-        params = sample_degradation(rng)
-        save_rgb(osp.join(tmp, 'train', 'lr', f'{i:05d}.png'), degrade(crop(i), params, rng, scale))
+        params = sample(rng)
+        save_rgb(osp.join(tmp, 'train', 'lr', f'{i:05d}.png'), apply(crop(i), params, rng, scale))
     for i in range(num_test):
         hr = crop(i)
-        params = sample_degradation(rng)
-        degradations.append(params.as_dict())
+        params = sample(rng)
+        degradations.append(params if isinstance(params, dict) else params.as_dict())
         save_rgb(osp.join(tmp, 'test', 'hr', f'{i:05d}.png'), hr)
-        save_rgb(osp.join(tmp, 'test', 'lr', f'{i:05d}.png'), degrade(hr, params, rng, scale))
+        save_rgb(osp.join(tmp, 'test', 'lr', f'{i:05d}.png'), apply(hr, params, rng, scale))
     summary = dict(
         generator='faces_sr_synthetic', seed=seed, hr_size=hr_size, scale=scale,
         sources={k: FACE_SOURCES[k][0] for k in names},
         counts=dict(train_hr=num_train_hr, train_lr=num_train_lr, test_pairs=num_test),
         folders=dict(train_hr='train/hr', train_lr='train/lr', test_hr='test/hr',
                      test_lr='test/lr'),
-        degradation='gaussian blur sigma~U(0.4,2.0) px -> 4x resize (area|bilinear|cubic) -> '
-        'gaussian noise sigma~U(2,12)/255 -> JPEG quality~U{20..70}',
+        degradation=DEGRADATION_TEXT[degradation],
         test_degradations=degradations)
     with open(osp.join(tmp, 'meta.json'), 'w') as f:
         json.dump(summary, f, indent=1)
