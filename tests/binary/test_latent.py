@@ -30,12 +30,30 @@ def test_tucker_and_cp_match_tensorly():
     assert torch.allclose(full(), w, atol=1e-4)
 
 
+def _reconstruct_with_tensorly(latent, kind, shape):
+    """The latent weight rebuilt from its factors by TensorLy (numpy), not by the layer."""
+    with tl.backend_context('numpy'):
+        if kind == 'SVD':
+            return torch.as_tensor(latent.U.detach().numpy() @ latent.V.detach().numpy()
+                                   ).reshape(shape)
+        factors = [f.detach().numpy() for f in latent.factors]
+        if kind == 'Tucker':
+            return torch.as_tensor(tucker_to_tensor((latent.core.detach().numpy(), factors)))
+        return torch.as_tensor(cp_to_tensor((None, factors)))
+
+
 @pytest.mark.parametrize('kind', ['SVD', 'Tucker', 'CP'])
 def test_latent_layer_uses_factors_and_gradients_reach_them(kind):
-    layer = BinaryConv2d(4, 6, 3, padding=1, latent=dict(type=kind, rank=2))
+    torch.manual_seed(0)
+    layer = BinaryConv2d(4, 6, 3, padding=1, scale='none', latent=dict(type=kind, rank=2))
     assert 'weight' not in dict(layer.named_parameters())
-    assert torch.equal(layer.weight, layer.latent())
-    layer(torch.randn(2, 4, 5, 5)).square().sum().backward()
+    # the forward is the binary conv of sign(input) with sign(latent weight), the weight
+    # rebuilt independently from the layer's factors
+    w = _reconstruct_with_tensorly(layer.latent, kind, (6, 4, 3, 3))
+    x = torch.randn(2, 4, 5, 5)
+    ref = torch.nn.functional.conv2d(torch.sign(x), torch.sign(w), layer.bias, padding=1)
+    torch.testing.assert_close(layer(x), ref, atol=1e-4, rtol=1e-5)
+    layer(x).square().sum().backward()
     grads = [p.grad for p in layer.latent.parameters()]
     assert all(g is not None and g.abs().sum() > 0 for g in grads)
 
