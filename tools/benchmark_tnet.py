@@ -6,9 +6,15 @@ ratios, same training budget.
     python tools/benchmark_tnet.py --train-images 1000 --epochs 2 --ratios dense 0.3 0.1
     python tools/benchmark_tnet.py --seeds 0 1 2 --json tnet.json   # mean and spread over seeds
     python tools/benchmark_tnet.py --table-from tnet_a.json tnet_b.json   # merge saved runs
+    python tools/benchmark_tnet.py --ratios 0.1 0.1:in_out 0.1:all_modes:0.1 --baselines
 
-Every variant is configs/pose/tnet_mpii.py with ``model.backbone.compression`` overridden
-(``dense`` = ``None``: the same network with an uncompressed weight tensor), plus the
+A variant is ``RATIO[:SCHEME[:DROPOUT]]``: the compression ratio (``dense`` = uncompressed),
+the rank scheme (a key of ``plugins.tensor.tnet.RANK_SCHEMES``, default the config's) and the
+tensor-dropout probability (default the config's).
+
+Every variant is configs/pose/tnet_mpii.py with ``model.backbone.compression`` (and the rank
+scheme / tensor dropout) overridden (``dense`` = ``None``: the same network with an
+uncompressed weight tensor), plus the
 bottleneck hourglass of configs/pose/hg_mpii.py (``--baselines``; T-Net's config inherits
 everything but the backbone from it), trained with the same schedule, data, seed and batch
 size, then evaluated once (PCKh@0.5 with flip test;
@@ -46,7 +52,14 @@ def variant_cfg(base: Config, ratio, seed: int, args: argparse.Namespace,
     overrides T-Net's compression, ``None`` leaves the model as it is (a baseline config)."""
     cfg = copy.deepcopy(base)
     if ratio is not None:
-        cfg.model.backbone.compression = None if ratio == 'dense' else float(ratio)
+        parts = ratio.split(':')
+        if len(parts) > 3:
+            raise ValueError(f'variant {ratio!r}: allowed RATIO[:SCHEME[:DROPOUT]]')
+        cfg.model.backbone.compression = None if parts[0] == 'dense' else float(parts[0])
+        if len(parts) > 1:
+            cfg.model.backbone.rank_scheme = parts[1]
+        if len(parts) > 2:
+            cfg.model.backbone.tensor_dropout = float(parts[2])
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     cfg.default_hooks.checkpoint = None  # nothing to keep
@@ -103,12 +116,12 @@ def markdown(rows: list) -> str:
     by_variant = {}
     for r in rows:
         by_variant.setdefault(r['ratio'], []).append(r)
-    lines = ['| variant | ranks (in, out) | tensor params | / dense | model params | '
-             'PCKh mean | PCKh std | PCKh per seed | seeds | train s |',
+    lines = ['| variant | ranks (stacks, depth, blocks, convs, in, out, kh, kw) | tensor params | '
+             '/ dense | model params | PCKh mean | PCKh std | PCKh per seed | seeds | train s |',
              '|---|---|---|---|---|---|---|---|---|---|']
     for label, runs in by_variant.items():
         r = runs[0]
-        ranks = '-' if r['ranks'] is None else f'{r["ranks"][4]}, {r["ranks"][5]}'
+        ranks = '-' if r['ranks'] is None else ', '.join(str(x) for x in r['ranks'])
         tensor, share = '-', '-'
         if r['tensor'] is not None:
             tensor, share = f'{r["tensor"]:,}', f'{r["tensor"] / r["dense"]:.3f}'
@@ -127,7 +140,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG)
     parser.add_argument('--ratios', nargs='+', default=['dense', '0.6', '0.3', '0.1', '0.05'],
-                        help="compression ratios, 'dense' for the uncompressed hourglass")
+                        help="variants RATIO[:SCHEME[:DROPOUT]], 'dense' for the uncompressed "
+                        'hourglass')
     parser.add_argument('--baselines', nargs='*', default=[BASELINE],
                         help='other configs trained and evaluated with the same budget')
     parser.add_argument('--quick', action='store_true',

@@ -43,12 +43,37 @@ from .ranks import tucker_params
 TNET_MODES = ('stacks', 'depth', 'blocks', 'convs', 'in', 'out', 'kh', 'kw')
 
 
-def tnet_ranks(shape: Sequence[int], compression: float,
-               compress_modes: Sequence[str] = ('in', 'out')) -> Tuple[int, ...]:
-    """Ranks whose Tucker parameter count is at most ``compression * prod(shape)``.
+#: Rank schemes: which modes a compression ratio reduces, and whether the ranks are then
+#: raised greedily until the budget is filled. ``'all_modes'`` (default): every mode's rank is
+#: the same fraction of its size, then filled; ``'in_out'``: only the channel modes, one
+#: fraction, no filling (the scheme of earlier versions).
+RANK_SCHEMES = {
+    'all_modes': dict(compress_modes=TNET_MODES, fill=True),
+    'in_out': dict(compress_modes=('in', 'out'), fill=False),
+}
 
-    The ranks of ``compress_modes`` are the same fraction of their sizes, the largest fraction
-    that fits; the other modes keep full rank.
+
+def tnet_ranks(shape: Sequence[int], compression: float,
+               compress_modes: Sequence[str] = TNET_MODES,
+               fill: bool = True) -> Tuple[int, ...]:
+    """Tucker ranks whose parameter count is at most ``compression * prod(shape)``.
+
+    The compression ratio is the number of parameters of the Tucker form (core + factors)
+    over that of the dense tensor. The ranks of ``compress_modes`` are the same fraction of
+    their sizes (rounded half up, at least 1), the largest fraction that fits; the other modes
+    keep full rank. With ``fill``, the ranks of ``compress_modes`` are then raised one at a
+    time while the budget allows, always the mode whose rank is the smallest fraction of its
+    size (the larger mode on ties), so that rounding the small modes (2 or 3 stacks, blocks,
+    kernel taps) does not leave much of the budget unused and the fractions stay balanced.
+
+    Args:
+        shape: the 8 mode sizes.
+        compression: ratio in (0, 1].
+        compress_modes: names (from :data:`TNET_MODES`) of the modes whose ranks are reduced.
+        fill: raise the ranks greedily after the common fraction is found.
+
+    Returns:
+        8 ranks.
 
     Raises:
         ValueError: ratio outside (0, 1], unknown mode name, or a budget too small even for
@@ -63,9 +88,9 @@ def tnet_ranks(shape: Sequence[int], compression: float,
     idx = [TNET_MODES.index(m) for m in compress_modes]
     budget = compression * math.prod(shape)
 
-    def ranks_at(frac: float) -> tuple:
-        return tuple(max(1, min(s, round(frac * s))) if i in idx else s
-                     for i, s in enumerate(shape))
+    def ranks_at(frac: float) -> list:
+        return [max(1, min(s, math.floor(frac * s + 0.5))) if i in idx else s
+                for i, s in enumerate(shape)]
 
     if tucker_params(shape, ranks_at(0.0)) > budget:
         raise ValueError(f'compression={compression} is below the smallest T-Net of this shape '
@@ -75,7 +100,15 @@ def tnet_ranks(shape: Sequence[int], compression: float,
     for _ in range(50):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if tucker_params(shape, ranks_at(mid)) <= budget else (lo, mid)
-    return ranks_at(lo)
+    ranks = ranks_at(lo)
+    while fill:  # raise the most compressed mode (lowest rank / size) that still fits
+        fits = [i for i in idx if ranks[i] < shape[i] and tucker_params(
+            shape, ranks[:i] + [ranks[i] + 1] + ranks[i + 1:]) <= budget]
+        fill = bool(fits)
+        if fits:
+            i = min(fits, key=lambda i: (ranks[i] / shape[i], -shape[i]))
+            ranks[i] += 1
+    return tuple(ranks)
 
 
 class TuckerTensor8(nn.Module):
@@ -176,7 +209,11 @@ class TNet(BaseBackbone):
         compression: fraction of the dense tensor's parameters kept by the Tucker form
             (float in (0, 1]); ``None`` stores the tensor densely (uncompressed baseline).
         ranks: explicit Tucker ranks (8 ints), overriding ``compression``.
-        compress_modes: modes whose ranks ``compression`` reduces (default in/out channels).
+        rank_scheme: how ``compression`` sets the ranks, a key of :data:`RANK_SCHEMES`:
+            ``'all_modes'`` (default; every mode compressed, budget filled) or ``'in_out'``
+            (only the channel modes, the scheme of earlier versions).
+        compress_modes: explicit modes whose ranks ``compression`` reduces (overrides the
+            scheme's modes; the scheme still decides whether the budget is filled).
         tensor_dropout: Tucker dropout probability on the core during training.
         stem_channels: channels of the 7x7 stem conv.
         in_channels: image channels.
@@ -189,7 +226,8 @@ class TNet(BaseBackbone):
     def __init__(self, num_stacks: int = 2, depth: int = 3, channels: int = 64,
                  out_channels: int = 16, convs_per_block: int = 2, kernel_size: int = 3,
                  compression: Optional[float] = 0.5, ranks: Optional[Sequence[int]] = None,
-                 compress_modes: Sequence[str] = ('in', 'out'), tensor_dropout: float = 0.0,
+                 rank_scheme: str = 'all_modes', compress_modes: Optional[Sequence[str]] = None,
+                 tensor_dropout: float = 0.0,
                  stem_channels: int = 32, in_channels: int = 3,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
@@ -211,7 +249,12 @@ class TNet(BaseBackbone):
                 raise ValueError(f'TNet: ranks {ranks} out of range; allowed: 8 ints with '
                                  f'1 <= rank <= size for modes {sizes}')
         elif compression is not None:
-            ranks = tnet_ranks(self.tensor_shape, compression, compress_modes)
+            if rank_scheme not in RANK_SCHEMES:
+                raise ValueError(f'TNet: unknown rank_scheme {rank_scheme!r}; allowed: '
+                                 f'{list(RANK_SCHEMES)}')
+            scheme = RANK_SCHEMES[rank_scheme]
+            ranks = tnet_ranks(self.tensor_shape, compression,
+                               compress_modes or scheme['compress_modes'], scheme['fill'])
         std = math.sqrt(1.0 / (channels * kernel_size**2))
         self.weight_tensor = TuckerTensor8(self.tensor_shape, ranks, std, tensor_dropout)
         n_convs = num_stacks * depth * 3 * convs_per_block

@@ -40,13 +40,43 @@ def test_compression_ratio_and_dense_baseline():
     dense = TNet(**SMALL, compression=None)
     assert dense.ranks is None and dense.tensor_params() == math.prod(shape)
     for ratio in (0.5, 0.2):
-        net = TNet(**SMALL, compression=ratio)
+        net = TNet(**SMALL, compression=ratio, rank_scheme='in_out')
         assert net.tensor_params() <= ratio * math.prod(shape)
         assert net.ranks[:4] == shape[:4] and net.ranks[6:] == shape[6:]
         # others params (stem, norms, heads) are the same as the dense baseline
         other = sum(p.numel() for p in net.parameters()) - net.tensor_params()
         assert other == sum(p.numel() for p in dense.parameters()) - dense.tensor_params()
     assert tnet_ranks(shape, 0.2, ('in', 'out', 'stacks'))[0] <= 2
+
+
+def brute_force_best(shape, budget, modes):
+    """Largest Tucker parameter count <= budget over every rank tuple (reference)."""
+    import itertools
+    grids = [range(1, s + 1) if i in modes else [s] for i, s in enumerate(shape)]
+    best = 0
+    for ranks in itertools.product(*grids):
+        n = math.prod(ranks) + sum(s * r for s, r in zip(shape, ranks))
+        if n <= budget:
+            best = max(best, n)
+    return best
+
+
+@pytest.mark.parametrize('ratio', [0.5, 0.2, 0.08])
+def test_all_modes_scheme_compresses_every_mode_and_fills_the_budget(ratio):
+    shape = (2, 2, 3, 2, 8, 8, 3, 3)
+    net = TNet(**SMALL, compression=ratio)  # default: rank_scheme='all_modes'
+    params = net.tensor_params()
+    assert params == math.prod(net.ranks) + sum(s * r for s, r in zip(shape, net.ranks))
+    assert params <= ratio * math.prod(shape)
+    # the greedy fill gets within 15 % of the best rank tuple found by enumeration
+    best = brute_force_best(shape, ratio * math.prod(shape), range(8))
+    assert params >= 0.85 * best
+    # the channel-only scheme at the same ratio keeps all other modes at full rank
+    legacy = TNet(**SMALL, compression=ratio, rank_scheme='in_out')
+    assert legacy.ranks[6:] == (3, 3) and legacy.ranks[:4] == shape[:4]
+    if ratio <= 0.2:  # then the small modes are compressed too
+        assert any(r < s for r, s in zip(net.ranks[:4] + net.ranks[6:],
+                                         shape[:4] + shape[6:]))
 
 
 def test_tensor_dropout_only_in_training():
@@ -97,6 +127,8 @@ def test_topdown_estimator_trains_and_round_trips_checkpoint(tmp_path):
     (dict(compress_modes=('channels', )), r"unknown \['channels'\]; allowed: a non-empty "
      r"subset of \['stacks'"),
     (dict(tensor_dropout=1.0), r'tensor_dropout must be in \[0, 1\), got 1.0'),
+    (dict(rank_scheme='channels'), r"unknown rank_scheme 'channels'; allowed: \['all_modes', "
+     r"'in_out'\]"),
     (dict(compression=1e-5), 'below the smallest T-Net'),
 ])
 def test_bad_arguments(kwargs, match):

@@ -30,18 +30,20 @@ test_dataloader = val_dataloader
 ''')
     tool = load_tool()
     out = tmp_path / 'rows.json'
-    tool.main(['--config', str(cfg), '--baselines', '--ratios', '0.05', '--seeds', '0', '1',
+    tool.main(['--config', str(cfg), '--baselines', '--ratios', '0.05:in_out', '--seeds', '0',
+               '1',
                '--train-images', '16', '--val-images', '8', '--epochs', '1',
                '--threads', str(torch.get_num_threads()),  # leave the process as it was
                '--json', str(out)])
     rows = json.load(open(out))
-    assert [(r['ratio'], r['seed']) for r in rows] == [('0.05', 0), ('0.05', 1)]
+    assert [(r['ratio'], r['seed']) for r in rows] == [('0.05:in_out', 0), ('0.05:in_out', 1)]
     for r in rows:
         assert r['tensor'] < 0.05 * r['dense'] and r['ranks'][4] == r['ranks'][5]
         assert 0 <= r['pckh'] <= 100
     capsys.readouterr()
     tool.main(['--table-from', str(out)])
-    (line, ) = [x for x in capsys.readouterr().out.splitlines() if x.startswith('| T-Net 0.05')]
+    (line, ) = [x for x in capsys.readouterr().out.splitlines()
+                if x.startswith('| T-Net 0.05:in_out')]
     cells = [c.strip() for c in line.strip('|').split('|')]
     pckh = [r['pckh'] for r in rows]
     assert cells[5] == f'{statistics.mean(pckh):.2f}'
