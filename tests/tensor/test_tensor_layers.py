@@ -76,5 +76,10 @@ def test_trl_heatmap_head_builds_and_predicts_heatmaps():
     feats = torch.randn(2, 6, 4, 4)
     out = head((feats, ))
     assert out.shape == (2, 3, 8, 8)
-    ref = torch.tensordot(feats, head.trl.full_weight(), dims=([1, 2, 3], [0, 1, 2]))
+    # the CP weight (6, 4, 4, 3, 8, 8) rebuilt by TensorLy (numpy) from the head's factors
+    assert head.trl.factorization == 'cp' and len(head.trl.factors) == 6
+    with tl.backend_context('numpy'):
+        weight = tl.cp_to_tensor((None, [f.detach().numpy() for f in head.trl.factors]))
+    assert weight.shape == (6, 4, 4, 3, 8, 8)
+    ref = torch.tensordot(feats, torch.as_tensor(weight), dims=([1, 2, 3], [0, 1, 2]))
     torch.testing.assert_close(out, ref + head.trl.bias, atol=1e-5, rtol=1e-4)
