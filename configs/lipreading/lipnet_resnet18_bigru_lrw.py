@@ -1,4 +1,8 @@
-# Word-level lip reading on LRW (500 words): 3-D conv front-end, ResNet-18 trunk, 2-layer BiGRU.
+# Word-level lip reading on LRW (500 words): 3-D conv front-end, ResNet-18 trunk, 256-d
+# bottleneck + BatchNorm1d per frame, 2-layer BiGRU with 512 cells per direction (the widths of
+# the group's reference code mpc001/end-to-end-lipreading; its README uses 1024 cells:
+# --cfg-options model.backend.hidden=1024). Trained end to end in one run; the reference's
+# three-stage schedule is lipnet_resnet18_lrw_stage{1,2,3}_*.py.
 #   python tools/train.py configs/lipreading/lipnet_resnet18_bigru_lrw.py
 _base_ = ['./_base_/lipreading_runtime.py', './_base_/lrw_data.py']
 
@@ -8,7 +12,8 @@ model = dict(
     front_channels=64,
     widths=(64, 128, 256, 512),
     blocks=(2, 2, 2, 2),
-    backend=dict(type='bigru', hidden=256, layers=2, dropout=0.2),
+    bottleneck=256,
+    backend=dict(type='bigru', hidden=512, layers=2, dropout=0.2),
     dropout=0.2,
     label_smoothing=0.1,
     min_frames=29,

@@ -8,6 +8,12 @@ frame -> global average pool -> temporal back-end -> mean over time -> word clas
 Widths and depths are config options so a tiny variant trains on a CPU. The trunk builds its
 convolutions through mmcv (``conv_cfg``), so binary or factorised convolutions of this toolbox
 can be swapped in from a config.
+
+Options after the public reference code of the group (``mpc001/end-to-end-lipreading``,
+video-only model): a per-frame ``bottleneck`` (linear to 256-d + BatchNorm1d after the trunk),
+the BiGRU width (``hidden`` 512 there, 1024 cells in its README), its temporal-convolution back
+end ``'tconv'`` (stage 1 of its schedule) and ``frozen`` sub-modules (stage 2 trains the GRU on
+a frozen front-end/trunk/bottleneck); see ``configs/lipreading/lipnet_resnet18_*_stage*.py``.
 """
 from __future__ import annotations
 
@@ -21,10 +27,11 @@ from mmengine.model import BaseDataPreprocessor, BaseModel
 from mmengine.registry import MODELS
 from mmengine.structures import BaseDataElement
 
-__all__ = ['LipDataPreprocessor', 'LipReadingNet', 'ResNetTrunk', 'TemporalConvNet',
-           'BACKENDS']
+__all__ = ['LipDataPreprocessor', 'LipReadingNet', 'ResNetTrunk', 'TemporalConvNet', 'BiGRU',
+           'ReferenceTemporalConv', 'BACKENDS', 'FREEZABLE']
 
-BACKENDS = ('bigru', 'tcn')
+#: sub-modules that ``LipReadingNet(frozen=...)`` can freeze
+FREEZABLE = ('frontend', 'trunk', 'bottleneck', 'backend', 'classifier')
 
 
 @MODELS.register_module()
@@ -104,6 +111,7 @@ class ResNetTrunk(nn.Module):
 
 class TemporalConvNet(nn.Module):
     """Residual dilated temporal convolutions ``(B, T, C)`` -> ``(B, T, channels)``."""
+    returns_logits = False
 
     def __init__(self, in_channels: int, channels: int = 256, kernel_size: int = 3,
                  dilations: Sequence[int] = (1, 2, 4), dropout: float = 0.2) -> None:
@@ -124,6 +132,59 @@ class TemporalConvNet(nn.Module):
         return y.transpose(1, 2)
 
 
+class BiGRU(nn.GRU):
+    """Bidirectional GRU back-end ``(B, T, C)`` -> ``(B, T, 2 * hidden)``.
+
+    Args:
+        in_channels: Per-frame feature size.
+        hidden: Cells per direction (reference code: 512; its README: 1024).
+        layers: Stacked layers (reference: 2).
+        dropout: Dropout between layers.
+    """
+    returns_logits = False
+
+    def __init__(self, in_channels: int, hidden: int = 256, layers: int = 2,
+                 dropout: float = 0.0) -> None:
+        super().__init__(in_channels, hidden, num_layers=layers, batch_first=True,
+                         bidirectional=True, dropout=dropout)
+        self.out_channels = 2 * hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x)[0]
+
+
+class ReferenceTemporalConv(nn.Module):
+    """The reference's temporal-convolution back end (stage 1 of its schedule), with its own
+    classifier: ``(B, T, D)`` -> ``Conv1d(D, 2D, 5, stride 2)`` + BN + ReLU + max-pool 2 ->
+    ``Conv1d(2D, 4D, 5, stride 2)`` + BN + ReLU -> mean over time -> ``Linear(4D, D)`` + BN +
+    ReLU -> ``Linear(D, num_classes)`` = logits ``(B, num_classes)``. Needs ``T >= 23``.
+
+    Args:
+        in_channels: ``D``, the per-frame feature size (reference: the 256-d bottleneck).
+        num_classes: Vocabulary size.
+    """
+    returns_logits = True
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        d = in_channels
+        self.convs = nn.Sequential(
+            nn.Conv1d(d, 2 * d, 5, 2, bias=False), nn.BatchNorm1d(2 * d), nn.ReLU(inplace=True),
+            nn.MaxPool1d(2, 2),
+            nn.Conv1d(2 * d, 4 * d, 5, 2, bias=False), nn.BatchNorm1d(4 * d), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(nn.Linear(4 * d, d), nn.BatchNorm1d(d), nn.ReLU(inplace=True),
+                                  nn.Linear(d, num_classes))
+        self.out_channels = num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.convs(x.transpose(1, 2)).mean(2))
+
+
+#: back-end name -> class; each takes ``in_channels`` first and has ``out_channels`` and
+#: ``returns_logits``
+BACKENDS = {'bigru': BiGRU, 'tcn': TemporalConvNet, 'tconv': ReferenceTemporalConv}
+
+
 @MODELS.register_module()
 class LipReadingNet(BaseModel):
     """Word classifier for mouth clips (see the module docstring).
@@ -132,8 +193,14 @@ class LipReadingNet(BaseModel):
         num_classes: Vocabulary size (LRW: 500).
         front_channels: Output channels of the 3-D conv front-end (paper: 64).
         widths, blocks: ResNet trunk stages (paper: ResNet-18).
-        backend: ``dict(type='bigru', hidden=256, layers=2)`` or
-            ``dict(type='tcn', channels=256, kernel_size=3, dilations=(1, 2, 4))``.
+        backend: ``dict(type='bigru', hidden=256, layers=2)``,
+            ``dict(type='tcn', channels=256, kernel_size=3, dilations=(1, 2, 4))`` or
+            ``dict(type='tconv')`` (the reference's temporal-conv back end, own classifier).
+        bottleneck: Per-frame linear projection of the trunk features to this size followed by
+            BatchNorm1d (reference: 256), or None.
+        frozen: Sub-modules (of :data:`FREEZABLE`) whose parameters get
+            ``requires_grad=False`` (reference stage 2: frontend, trunk, bottleneck). Batch-norm
+            statistics keep updating in training mode, as in the reference.
         dropout: Dropout before the classifier.
         label_smoothing: Cross-entropy label smoothing.
         conv_cfg, norm_cfg: mmcv configs for the trunk's layers.
@@ -148,6 +215,8 @@ class LipReadingNet(BaseModel):
                  widths: Sequence[int] = (64, 128, 256, 512),
                  blocks: Sequence[int] = (2, 2, 2, 2),
                  backend: Optional[dict] = None,
+                 bottleneck: Optional[int] = None,
+                 frozen: Sequence[str] = (),
                  dropout: float = 0.2,
                  label_smoothing: float = 0.0,
                  conv_cfg: Optional[dict] = None,
@@ -161,7 +230,10 @@ class LipReadingNet(BaseModel):
         backend = dict(type='bigru') if backend is None else dict(backend)
         kind = backend.pop('type')
         if kind not in BACKENDS:
-            raise ValueError(f'backend type must be one of {BACKENDS}, got {kind!r}')
+            raise ValueError(f'backend type must be one of {tuple(BACKENDS)}, got {kind!r}')
+        bad = [f for f in frozen if f not in FREEZABLE]
+        if bad:
+            raise ValueError(f'frozen must name sub-modules among {FREEZABLE}, got {bad}')
         self.min_frames = min_frames
         self.frontend = nn.Sequential(
             nn.Conv3d(1, front_channels, (5, 7, 7), stride=(1, 2, 2), padding=(2, 3, 3),
@@ -169,22 +241,29 @@ class LipReadingNet(BaseModel):
             nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
         self.trunk = ResNetTrunk(front_channels, widths, blocks, conv_cfg, norm_cfg)
         feat = self.trunk.out_channels
-        if kind == 'bigru':
-            hidden = backend.get('hidden', 256)
-            self.backend = nn.GRU(feat, hidden, num_layers=backend.get('layers', 2),
-                                  batch_first=True, bidirectional=True,
-                                  dropout=backend.get('dropout', 0.0))
-            out = 2 * hidden
-        else:
-            self.backend = TemporalConvNet(feat, **backend)
-            out = self.backend.out_channels
+        self.bottleneck = None
+        if bottleneck:
+            self.bottleneck = nn.Sequential(nn.Linear(feat, bottleneck),
+                                            nn.BatchNorm1d(bottleneck))
+            feat = bottleneck
+        if kind == 'tconv':
+            backend['num_classes'] = num_classes
+        self.backend = BACKENDS[kind](feat, **backend)
         self.backend_type = kind
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(out, num_classes)
+        self.classifier = (nn.Identity() if self.backend.returns_logits else
+                           nn.Linear(self.backend.out_channels, num_classes))
         self.label_smoothing = label_smoothing
+        self.frozen = tuple(frozen)
+        for name in self.frozen:
+            module = getattr(self, name)
+            if module is None:
+                raise ValueError(f'cannot freeze {name!r}: the model has none')
+            for p in module.parameters():
+                p.requires_grad_(False)
 
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, T, H, W)`` -> per-frame back-end features ``(B, T, D)``."""
+    def frame_features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, T, H, W)`` -> per-frame trunk (+ bottleneck) features ``(B, T, F)``."""
         if inputs.dim() != 5 or inputs.shape[1] != 1:
             raise ValueError(f'expected grey clips (B, 1, T, H, W), got {tuple(inputs.shape)}')
         b, _, t = inputs.shape[:3]
@@ -193,19 +272,24 @@ class LipReadingNet(BaseModel):
                              f'{self.min_frames}')
         x = self.frontend(inputs)                                   # (B, C, T, H', W')
         x = x.transpose(1, 2).reshape(b * t, *x.shape[1:2], *x.shape[3:])
-        x = self.trunk(x).reshape(b, t, -1)
-        if self.backend_type == 'bigru':
-            x, _ = self.backend(x)
-        else:
-            x = self.backend(x)
-        return x
+        x = self.trunk(x)
+        if self.bottleneck is not None:
+            x = self.bottleneck(x)
+        return x.reshape(b, t, -1)
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Back-end output: ``(B, T, D)`` per-frame features, or ``(B, K)`` logits for a
+        back-end with its own classifier (``'tconv'``)."""
+        return self.backend(self.frame_features(inputs))
 
     def forward(self,
                 inputs: torch.Tensor,
                 data_samples: Optional[List[BaseDataElement]] = None,
                 mode: str = 'tensor') -> Union[torch.Tensor, Dict[str, torch.Tensor], list]:
         """``mode='tensor'``: logits ``(B, K)``; ``'loss'``: dict; ``'predict'``: samples."""
-        logits = self.classifier(self.dropout(self.extract_feat(inputs).mean(1)))
+        out = self.extract_feat(inputs)
+        logits = out if self.backend.returns_logits else self.classifier(
+            self.dropout(out.mean(1)))
         if mode == 'tensor':
             return logits
         if mode == 'loss':
