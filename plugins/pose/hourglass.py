@@ -9,7 +9,7 @@ heatmap tensor per stack, for :class:`MultiStackHeatmapHead`.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -49,28 +49,53 @@ class HourglassModule(nn.Module):
         skip_gate: scale the upper branch by a per-channel :class:`SoftGatedSkip` before the
             addition (the soft-gated hourglass skip branch).
         upsample: ``'nearest'`` (Newell) or ``'bilinear'``.
+        level_channels: widths of the ``depth + 1`` scales, top (input) scale first, e.g.
+            ``(64, 128, 192, 256)``; ``None`` keeps ``channels`` at every scale (Newell).
+            Wider low-resolution scales add capacity where it is cheap (as MMPose's
+            ``HourglassNet`` does with ``stage_channels``): the ``down`` blocks widen and the
+            ``after`` blocks narrow back.
 
     Shape:
         ``(N, C, H, W) -> (N, C, H, W)``; ``H`` and ``W`` must be divisible by ``2**depth``.
     """
 
     def __init__(self, depth: int, channels: int, block: dict, num_blocks: int = 1,
-                 skip_gate: bool = False, upsample: str = 'nearest') -> None:
+                 skip_gate: bool = False, upsample: str = 'nearest',
+                 level_channels: Optional[Sequence[int]] = None) -> None:
         super().__init__()
         _check_common(depth, num_blocks, upsample)
+        widths = level_widths(depth, channels, level_channels)
+        c, low = widths[0], widths[1]
         self.depth, self.upsample = depth, upsample
-        self.up = make_blocks(block, channels, channels, num_blocks)
-        self.gate = SoftGatedSkip(channels) if skip_gate else nn.Identity()
-        self.down = make_blocks(block, channels, channels, num_blocks)
-        self.inner = (HourglassModule(depth - 1, channels, block, num_blocks, skip_gate,
-                                      upsample) if depth > 1 else
-                      make_blocks(block, channels, channels, num_blocks))
-        self.after = make_blocks(block, channels, channels, num_blocks)
+        self.up = make_blocks(block, c, c, num_blocks)
+        self.gate = SoftGatedSkip(c) if skip_gate else nn.Identity()
+        self.down = make_blocks(block, c, low, num_blocks)
+        self.inner = (HourglassModule(depth - 1, low, block, num_blocks, skip_gate, upsample,
+                                      widths[1:]) if depth > 1 else
+                      make_blocks(block, low, low, num_blocks))
+        self.after = make_blocks(block, low, c, num_blocks)
 
     def forward(self, x: Tensor) -> Tensor:
         up1 = self.gate(self.up(x))
         low = self.after(self.inner(self.down(F.max_pool2d(x, 2, 2))))
         return up1 + upsample2x(low, self.upsample)
+
+
+def level_widths(depth: int, channels: int,
+                 level_channels: Optional[Sequence[int]]) -> List[int]:
+    """The widths of the ``depth + 1`` scales of an hourglass, top scale first.
+
+    Raises:
+        ValueError: if ``level_channels`` has the wrong length, does not start at
+            ``channels`` or holds a non-positive width.
+    """
+    if level_channels is None:
+        return [channels] * (depth + 1)
+    widths = [int(c) for c in level_channels]
+    if len(widths) != depth + 1 or widths[0] != channels or min(widths) <= 0:
+        raise ValueError(f'level_channels must hold depth + 1 = {depth + 1} positive widths '
+                         f'starting with channels={channels}, got {list(level_channels)}')
+    return widths
 
 
 def _check_common(depth: int, num_blocks: int, upsample: str) -> None:
@@ -114,6 +139,8 @@ class StackedHourglass(BaseBackbone):
         head_conv_cfg: conv config of the per-stack 1x1 feature/heatmap/merge convs (real).
         norm_cfg: norm config of the stem and per-stack layers.
         in_channels: image channels.
+        heatmap_init_std: std of the normal init of the heatmap convs (bias 0), see
+            :meth:`reset_heatmap_layers`; ``None`` for PyTorch's default init.
         init_cfg: mmengine init config.
 
     Shape:
@@ -129,6 +156,7 @@ class StackedHourglass(BaseBackbone):
                  stem_conv_cfg: Optional[dict] = None,
                  head_conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'), in_channels: int = 3,
+                 heatmap_init_std: Optional[float] = 0.001,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         if not isinstance(num_stacks, int) or num_stacks < 1:
@@ -155,12 +183,29 @@ class StackedHourglass(BaseBackbone):
         self.heatmaps = nn.ModuleList(
             build_conv_layer(head_conv_cfg, channels, out_channels, 1)
             for _ in range(num_stacks))
+        self.reset_heatmap_layers(heatmap_init_std)
         self.merge_features = nn.ModuleList(
             build_conv_layer(head_conv_cfg, channels, channels, 1)
             for _ in range(num_stacks - 1))
         self.merge_heatmaps = nn.ModuleList(
             build_conv_layer(head_conv_cfg, out_channels, channels, 1)
             for _ in range(num_stacks - 1))
+
+    def reset_heatmap_layers(self, std: Optional[float]) -> None:
+        """Draw the per-stack heatmap convs from ``N(0, std)`` with zero bias.
+
+        The predicted heatmaps then start at ~0, as in MMPose's ``HeatmapHead``. With
+        PyTorch's default init they start at about the size of the target peaks, and the
+        network spends its first few hundred iterations shrinking them (measured on the
+        embedded MPII set, docs/pose.md). ``None`` keeps PyTorch's default.
+        """
+        if std is None:
+            return
+        for conv in self.heatmaps:
+            if isinstance(conv, nn.Conv2d) and 'weight' in conv._parameters:
+                nn.init.normal_(conv.weight, std=std)
+                if conv.bias is not None:
+                    nn.init.zeros_(conv.bias)
 
     def train(self, mode: bool = True) -> 'StackedHourglass':
         # mmpose's BaseBackbone.train returns None; keep nn.Module's chaining contract

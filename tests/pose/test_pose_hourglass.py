@@ -78,3 +78,36 @@ def test_binary_hourglass(binary_conv):
     m = tiny(block=blk)
     outs = m(torch.randn(2, 3, 32, 32))
     assert len(outs) == 2 and outs[-1].shape == (2, 5, 8, 8)
+
+
+def test_level_channels_widen_the_low_resolution_scales():
+    blk = dict(type='PreActBottleneck')
+    m = HourglassModule(3, 16, blk, level_channels=(16, 32, 48, 64))
+    # walk down the nested hourglasses: each scale's down block widens to the next width
+    widths, node = [], m
+    while isinstance(node, HourglassModule):
+        widths.append((node.up[0].out_channels, node.down[0].out_channels,
+                       node.after[0].in_channels, node.after[0].out_channels))
+        node = node.inner
+    assert widths == [(16, 32, 32, 16), (32, 48, 48, 32), (48, 64, 64, 48)]
+    assert node[0].in_channels == node[0].out_channels == 64  # innermost blocks
+    x = torch.randn(2, 16, 16, 16)
+    assert m(x).shape == x.shape
+    with pytest.raises(ValueError, match='depth \\+ 1 = 4.*channels=16'):
+        HourglassModule(3, 16, blk, level_channels=(16, 32, 64))
+    with pytest.raises(ValueError, match='starting with channels=16'):
+        HourglassModule(3, 16, blk, level_channels=(32, 32, 48, 64))
+
+
+def test_heatmap_layers_start_near_zero():
+    """Predicted heatmaps start ~0 (MMPose's HeatmapHead init), not at target-peak size."""
+    torch.manual_seed(0)
+    small = tiny().eval()
+    torch.manual_seed(0)
+    default = tiny(heatmap_init_std=None).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        a, b = small(x)[0].abs().max(), default(x)[0].abs().max()
+    assert a < 0.02 < 0.1 < b
+    for conv in small.heatmaps:
+        assert abs(conv.weight.std().item() - 0.001) < 0.0005 and conv.bias.abs().max() == 0
