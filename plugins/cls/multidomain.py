@@ -7,8 +7,22 @@ identically structured basic blocks, two 3x3 convs each) are *one* 6th-order ten
     W_s  (B, 2, C, C, 3, 3)  =  G_s  x_1 U_d^(1)  x_2 U_d^(2) ...  x_6 U_d^(6)
 
 in Tucker form: the core ``G_s`` is shared by all domains, the factor matrices ``U_d^(n)``
-(``dim_n x rank_n``) belong to domain ``d``. The stem conv and each stage's transition conv
-(3x3, stride 2 after the first stage) are 4th-order tensors (O, I, 3, 3) with the same split.
+(``dim_n x rank_n``) belong to domain ``d``. The stem conv is a 4th-order tensor (O, I, 3, 3)
+with the same split.
+
+Layouts (``layout``):
+
+* ``'resnet26'`` (default): the ResNet-26 of the Visual Decathlon work the paper builds on
+  (Rebuffi et al., "Learning multiple visual domains with residual adapters"): a 3x3 stem
+  conv, then stages whose *first block downsamples* (stride 2 in its first conv; its shortcut
+  is parameter-free: 2x2 average pooling and zero channels appended), 4 blocks of 64, 128 and
+  256 channels in the paper's configuration, and a final BatchNorm + ReLU before pooling. The
+  first conv of a stage's first block reads fewer channels (``C_prev < C``): it is the slice
+  ``W_s[0, 0][:, :C_prev]`` of the stage tensor, i.e. it uses the first ``C_prev`` rows of the
+  input-channel factor.
+* ``'transition'`` (earlier versions): a stride-1 3x3 stem, then before each stage a plain
+  3x3 transition conv (stride 2 after the first stage, a 4th-order Tucker tensor) and blocks
+  that keep the resolution.
 
 Protocol (:meth:`LatentTuckerResNet.add_domain`):
 
@@ -32,7 +46,10 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-__all__ = ['TuckerTensorGroup', 'LatentTuckerResNet', 'tucker_to_tensor']
+__all__ = ['TuckerTensorGroup', 'LatentTuckerResNet', 'tucker_to_tensor', 'LAYOUTS']
+
+#: Network layouts of :class:`LatentTuckerResNet` (see the module docstring).
+LAYOUTS = ('resnet26', 'transition')
 
 
 def tucker_to_tensor(core: Tensor, factors: Sequence[Tensor]) -> Tensor:
@@ -116,6 +133,12 @@ class LatentTuckerResNet(nn.Module):
         rank: Tucker rank of the channel modes as a fraction of the channels (the block, conv
             and spatial modes keep full rank).
         stem_stride: stride of the 3x3 stem conv.
+        layout: ``'resnet26'`` (downsampling inside the first block of every stage; default)
+            or ``'transition'`` (plain transition convs between stages; earlier versions).
+        stem_channels: output channels of the stem (``'resnet26'`` only; default
+            ``widths[0] // 2``, the paper's 32 for widths 64/128/256).
+        strides: stride of each stage (default: 2 for every stage with ``'resnet26'``, as in
+            ResNet-26 on 64x64 inputs; 1 then 2 with ``'transition'``).
 
     Shapes:
         ``forward(x (N, in_chans, H, W), domain)`` -> (N, num_classes of that domain).
@@ -126,13 +149,29 @@ class LatentTuckerResNet(nn.Module):
                  widths: Sequence[int] = (16, 32, 64),
                  in_chans: int = 3,
                  rank: float = 1.0,
-                 stem_stride: int = 1) -> None:
+                 stem_stride: int = 1,
+                 layout: str = 'resnet26',
+                 stem_channels: int | None = None,
+                 strides: Sequence[int] | None = None) -> None:
         super().__init__()
         if len(layers) != len(widths):
             raise ValueError(f'layers {tuple(layers)} and widths {tuple(widths)} differ in length')
+        if layout not in LAYOUTS:
+            raise ValueError(f'unknown layout {layout!r}; allowed: {list(LAYOUTS)}')
+        if stem_channels is not None and layout != 'resnet26':
+            raise ValueError(f"stem_channels is an option of layout='resnet26', got layout="
+                             f'{layout!r} (its stem has widths[0] channels)')
+        default_strides = (2, ) * len(widths) if layout == 'resnet26' else \
+            (1, ) + (2, ) * (len(widths) - 1)
+        self.strides = tuple(strides) if strides is not None else default_strides
+        if len(self.strides) != len(widths):
+            raise ValueError(f'strides {self.strides} need one entry per stage ({len(widths)})')
         self.layers, self.widths, self.stem_stride = tuple(layers), tuple(widths), stem_stride
-        self.in_chans, self.rank = in_chans, rank
-        w0 = widths[0]
+        self.in_chans, self.rank, self.layout = in_chans, rank, layout
+        w0 = widths[0] if layout == 'transition' else (stem_channels or max(1, widths[0] // 2))
+        if any(c < p for p, c in zip((w0, ) + self.widths, self.widths)):
+            raise ValueError(f'widths {self.widths} (after a stem of {w0}) must not decrease')
+        self.stem_channels = w0
         self.stem = TuckerTensorGroup((w0, in_chans, 3, 3), _channel_ranks(
             (w0, in_chans, 3, 3), (0, ), rank), in_chans * 9)
         self.transitions = nn.ModuleList()
@@ -140,8 +179,9 @@ class LatentTuckerResNet(nn.Module):
         prev = w0
         for b, c in zip(layers, widths):
             shape = (c, prev, 3, 3)
-            self.transitions.append(
-                TuckerTensorGroup(shape, _channel_ranks(shape, (0, 1), rank), prev * 9))
+            if layout == 'transition':
+                self.transitions.append(
+                    TuckerTensorGroup(shape, _channel_ranks(shape, (0, 1), rank), prev * 9))
             shape = (b, 2, c, c, 3, 3)
             self.stages.append(TuckerTensorGroup(shape, _channel_ranks(shape, (2, 3), rank), c * 9))
             prev = c
@@ -156,9 +196,13 @@ class LatentTuckerResNet(nn.Module):
         return [self.stem, *self.transitions, *self.stages]
 
     def _norm_channels(self) -> list[int]:
-        chans = [self.widths[0]]
+        """Channels of every BatchNorm of one domain, in forward order."""
+        chans = [self.stem_channels]
+        transition = 1 if self.layout == 'transition' else 0
         for b, c in zip(self.layers, self.widths):
-            chans += [c] * (1 + 2 * b)
+            chans += [c] * (transition + 2 * b)
+        if self.layout == 'resnet26':
+            chans.append(self.widths[-1])  # final BN + ReLU before pooling
         return chans
 
     def domain_index(self, domain: int | str) -> int:
@@ -234,7 +278,13 @@ class LatentTuckerResNet(nn.Module):
 
     def full_network_params(self) -> int:
         """Parameters of one dense network of this architecture (convs + norms), no head."""
-        return sum(math.prod(g.shape) for g in self._groups()) + 2 * sum(self._norm_channels())
+        convs = sum(math.prod(g.shape) for g in self._groups())
+        if self.layout == 'resnet26':  # first conv of each stage reads C_prev < C channels
+            prev = self.stem_channels
+            for c in self.widths:
+                convs -= c * (c - prev) * 9
+                prev = c
+        return convs + 2 * sum(self._norm_channels())
 
     # ------------------------------------------------------------------ forward
     def _bn(self, bn: nn.BatchNorm2d, x: Tensor, batch_stats: bool) -> Tensor:
@@ -250,6 +300,8 @@ class LatentTuckerResNet(nn.Module):
         norms = iter(self.norms[d])
         x = F.relu(self._bn(next(norms), F.conv2d(x, self.stem.weight(d), None,
                                                   self.stem_stride, 1), train))
+        if self.layout == 'resnet26':
+            return self._resnet26_features(x, d, norms, train)
         for i, (trans, stage) in enumerate(zip(self.transitions, self.stages)):
             x = F.conv2d(x, trans.weight(d), None, 1 if i == 0 else 2, 1)
             x = F.relu(self._bn(next(norms), x, train))
@@ -258,6 +310,22 @@ class LatentTuckerResNet(nn.Module):
                 y = F.relu(self._bn(next(norms), F.conv2d(x, w[b, 0], None, 1, 1), train))
                 y = self._bn(next(norms), F.conv2d(y, w[b, 1], None, 1, 1), train)
                 x = F.relu(x + y)
+        return x.mean((2, 3))
+
+    def _resnet26_features(self, x: Tensor, d: int, norms, train: bool) -> Tensor:
+        """Stages whose first block downsamples (shortcut: average pool + zero channels)."""
+        for stage, stride in zip(self.stages, self.strides):
+            w = stage.weight(d)
+            for b in range(w.shape[0]):
+                s, cin = (stride if b == 0 else 1), x.shape[1]
+                y = F.conv2d(x, w[b, 0][:, :cin], None, s, 1)
+                y = F.relu(self._bn(next(norms), y, train))
+                y = self._bn(next(norms), F.conv2d(y, w[b, 1], None, 1, 1), train)
+                shortcut = F.avg_pool2d(x, s, ceil_mode=True) if s > 1 else x
+                if cin < y.shape[1]:
+                    shortcut = F.pad(shortcut, (0, 0, 0, 0, 0, y.shape[1] - cin))
+                x = F.relu(shortcut + y)
+        x = F.relu(self._bn(next(norms), x, train))
         return x.mean((2, 3))
 
     def forward(self, x: Tensor, domain: int | str) -> Tensor:
