@@ -16,7 +16,9 @@ With the default ``padding_mode='zeros'`` the padded positions of ``xb`` are 0, 
 (as in the bnn toolkit and XNOR-Net); a bit-packed kernel reproduces this by counting only
 valid taps: ``conv = 2 * popcount(xnor(x, w) & valid) - n_valid``. For a per-channel scale
 (``xnor``, ``learned`` ``channel``) ``s`` is folded into the weights (``conv2d(xb, wb * s)``),
-which equals ``conv2d(xb, wb) * s`` up to float32 rounding (the integer part is exact).
+which equals ``conv2d(xb, wb) * s`` up to float32 rounding (the integer part is exact); in
+eval mode the layer computes ``conv2d(xb, wb) * s`` (exact integer, then one rounding per
+factor), the order of the packed deployment kernel.
 """
 from __future__ import annotations
 
@@ -270,6 +272,8 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
         xq = self._mix(self.act_quantizer, x)
         w = self.real_weight()
         wq = self._mix(self.weight_quantizer, w)
+        if not self.training:
+            return self._eval_forward(x, xq, w, wq)
         per_channel = isinstance(self.scaling, (XNORScale, NoScale)) or (
             isinstance(self.scaling, LearnedScale) and self.scaling.shape == 'channel') or (
                 isinstance(self.scaling, FixedScale) and self.scaling.scale.shape[1:] == (1, 1))
@@ -290,6 +294,25 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
                     y = y + self.bias.view(1, -1, 1, 1)
             else:
                 y = _ScaleOutput.apply(y, s, self.bias)  # one pass: b + y * s
+        if self.post_act is not None:
+            y = self.post_act(y)
+        return y
+
+    def _eval_forward(self, x: Tensor, xq: Tensor, w: Tensor, wq: Tensor) -> Tensor:
+        """Eval order ``((conv(xb, wb) * s) * K) + b``: the convolution of +-1 values is an
+        exact integer in float32, then each factor is one rounding, the order the packed
+        kernel uses, so an exported model reproduces this bit for bit (training folds a
+        per-channel ``s`` into the weights instead, which is faster but rounds differently:
+        an exact 0 can come out as +-1e-8 and flip the next layer's sign)."""
+        y = self._conv_forward(xq, wq, None)
+        s = self._scale(w, tuple(y.shape[-2:]))
+        if s is not None:
+            y = y * s
+        if self.act_scale:
+            y = y * activation_factor(x, self.kernel_size, self.stride, self.padding,
+                                      self.dilation)
+        if self.bias is not None:
+            y = y + self.bias.view(1, -1, 1, 1)
         if self.post_act is not None:
             y = self.post_act(y)
         return y
@@ -363,9 +386,16 @@ class BinaryLinear(_BinaryMixin, nn.Linear):
         w = self.real_weight()
         wq = self._mix(self.weight_quantizer, w)
         s = self._scale(w, None)
-        if s is not None:
-            wq = wq * s.view(-1, 1)
-        y = F.linear(xq, wq, self.bias)
+        if not self.training:  # exact integer, then scale and bias (see BinaryConv2d)
+            y = F.linear(xq, wq)
+            if s is not None:
+                y = y * s.view(-1)
+            if self.bias is not None:
+                y = y + self.bias
+        else:
+            if s is not None:
+                wq = wq * s.view(-1, 1)
+            y = F.linear(xq, wq, self.bias)
         if self.post_act is not None:
             y = self.post_act(y)
         return y

@@ -81,12 +81,22 @@ def is_binary_linear(module: nn.Module) -> bool:
             and isinstance(module, nn.Linear))
 
 
+def _check_act_quantizer(module: nn.Module) -> None:
+    """The kernel packs ``sign(x)``: an activation quantiser that centres its input first
+    (an input-dependent mean) is not reproducible by it."""
+    center = getattr(getattr(module, 'act_quantizer', None), 'center', None)
+    if center is not None:
+        raise ValueError(f'the activation quantiser centres its input (center={center!r}); '
+                         f'the packed kernel reads sign(x) only')
+
+
 def pack_linear(module: nn.Module, backend: str = 'kernel') -> nn.Module:
     """The packed replacement of one ``BinaryLinear`` (see :func:`pack_layer`)."""
     spec = module.export()
     if not spec['binary_acts']:
         raise ValueError('activations are real (act_quantizer None or Identity): not an '
                          'XNOR layer')
+    _check_act_quantizer(module)
     layer = PackedBinaryLinear.from_linear_signs(spec['weight_sign'].float(), spec['scale'],
                                                  spec['bias'], backend)
     post_act = spec['post_act']
@@ -122,6 +132,7 @@ def pack_layer(module: nn.Module, backend: str = 'kernel') -> nn.Module:
     if not spec['binary_acts']:
         raise ValueError('activations are real (act_quantizer None or Identity): not an '
                          'XNOR layer')
+    _check_act_quantizer(module)
     padding = spec['padding']
     if padding == 'valid':
         padding = (0, 0)

@@ -419,7 +419,8 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
       for (int l = 0; l < nl; ++l) {
         int o = grp * g.Og + o0 + l;
         const int32_t* tp = tap_pop + (int64_t)o * g.taps;
-        const float sc = scale ? scale[o] : 1.f, bs = bias ? bias[o] : 0.f;
+        // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
+        const float sc = scale ? scale[o] : 1.f, bs = bias ? bias[o] : -0.f;
         float* dst = out + ((int64_t)n * O + o) * OHW + (int64_t)oh * OW;
         const int64_t* t = tile.data() + l;
         finish(dst, t, nvalid.data(), OW, sc, bs);
