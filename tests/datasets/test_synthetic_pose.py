@@ -71,6 +71,16 @@ def test_deterministic_for_a_seed(tmp_path):
                        osp.join(d['out_dir'], 'annotations/mpii_val.json'), shallow=False)
 
 
+def test_parallel_workers_write_the_same_files(tmp_path):
+    """Rendering over several processes (chunks of images) changes no byte of the output."""
+    a = generate(tmp_path / 'a', seed=3, num_train=120, num_val=60, workers=1)
+    b = generate(tmp_path / 'b', seed=3, num_train=120, num_val=60, workers=2)
+    files = tree_files(a['out_dir'])
+    assert len(files) == 120 + 60 + 4 and files == tree_files(b['out_dir'])
+    _, mismatch, errors = filecmp.cmpfiles(a['out_dir'], b['out_dir'], files, shallow=False)
+    assert mismatch == [] and errors == []
+
+
 def signed_angle(u, v):
     return np.arctan2(u[0] * v[1] - u[1] * v[0], u @ v)
 

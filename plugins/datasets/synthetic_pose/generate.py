@@ -13,10 +13,12 @@ Sample ``i`` of a split depends only on ``(seed, split, i)``, so the val set is 
 any ``num_train``.
 """
 import json
+import multiprocessing
 import os
 import os.path as osp
 import time
 from dataclasses import asdict
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -28,12 +30,38 @@ from .writer import mpii_record, write_gt_mat, write_json
 SPLITS = {'train': 1, 'val': 2}  # split code: seeds the split's streams and prefixes image ids
 MAX_PER_SPLIT = 1_000_000
 IMAGE_FORMATS = ('jpg', 'png')
+CHUNK = 50  # images per task of a worker
+
+
+def _render_chunk(task: tuple) -> List[Tuple[dict, list]]:
+    """Render and write images ``start..stop-1`` of a split; their records and head boxes."""
+    seed, code, start, stop, img_size, scene, img_dir, img_format, params = task
+    out = []
+    for i in range(start, stop):
+        rng = np.random.default_rng([seed, code, i])
+        sample = render_sample(rng, img_size, scene)
+        name = f'{code * MAX_PER_SPLIT + i}.{img_format}'
+        if not cv2.imwrite(osp.join(img_dir, name), sample.image, params):
+            raise OSError(f'could not write image {osp.join(img_dir, name)}')
+        out.append((mpii_record(sample, name), sample.head_box))
+    return out
+
+
+def _map(fn, tasks: list, workers: int):
+    """``map(fn, tasks)`` in order, over ``workers`` forked processes when more than one."""
+    if workers == 1 or len(tasks) < 2:
+        yield from map(fn, tasks)
+        return
+    ctx = multiprocessing.get_context('fork')
+    with ctx.Pool(min(workers, len(tasks))) as pool:
+        yield from pool.imap(fn, tasks)
 
 
 @DATA_GENERATORS.register_module(name='mpii_synthetic')
 def generate_mpii_synthetic(out_dir: str, *, seed: int = 0, num_train: int = 4000,
                             num_val: int = 500, img_size: int = 128, img_format: str = 'jpg',
-                            jpeg_quality: int = 92, **opts) -> dict:
+                            jpeg_quality: int = 92, workers: Optional[int] = None,
+                            **opts) -> dict:
     """Rendered articulated figures with MPII joints (MMPose MPII json + head boxes).
 
     Args:
@@ -44,6 +72,8 @@ def generate_mpii_synthetic(out_dir: str, *, seed: int = 0, num_train: int = 400
         img_size: side of the square images in pixels.
         img_format: ``jpg`` or ``png``.
         jpeg_quality: JPEG quality (0-100).
+        workers: processes that render in parallel (``None``: one per CPU core); the files
+            are the same for any number of workers.
         **opts: scene options, see :class:`~.scene.SceneOptions` (e.g. ``p_occlusion``,
             ``p_truncation``, ``max_rotation``, ``person_size``, ``p_back_view``).
 
@@ -66,18 +96,17 @@ def generate_mpii_synthetic(out_dir: str, *, seed: int = 0, num_train: int = 400
     params = ([cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if img_format == 'jpg' else
               [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
+    workers = max(1, int(workers or os.cpu_count() or 1))
     paths = {}
     for split, count in (('train', int(num_train)), ('val', int(num_val))):
         code = SPLITS[split]
+        chunks = [(int(seed), code, i, min(i + CHUNK, count), int(img_size), scene, img_dir,
+                   img_format, params) for i in range(0, count, CHUNK)]
         records, head_boxes = [], []
-        for i in range(count):
-            rng = np.random.default_rng([int(seed), code, i])
-            sample = render_sample(rng, int(img_size), scene)
-            name = f'{code * MAX_PER_SPLIT + i}.{img_format}'
-            if not cv2.imwrite(osp.join(img_dir, name), sample.image, params):
-                raise OSError(f'could not write image {osp.join(img_dir, name)}')
-            records.append(mpii_record(sample, name))
-            head_boxes.append(sample.head_box)
+        for part in _map(_render_chunk, chunks, workers):
+            for record, box in part:
+                records.append(record)
+                head_boxes.append(box)
         paths[split] = osp.join(ann_dir, f'mpii_{split}.json')
         write_json(paths[split], records)
         if split == 'val':
