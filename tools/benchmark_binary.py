@@ -37,6 +37,7 @@ VARIANTS = {
     'channel': dict(scale='learned', scale_shape='channel'),
     'chw': dict(scale='learned', scale_shape='chw'),
     'rank1': dict(scale='learned', scale_shape='rank1'),
+    'channel_spatial': dict(scale='learned', scale_shape='channel_spatial'),
     'naive': 'naive',
 }
 

@@ -8,8 +8,10 @@ affects them alike; the table reports medians and the ratio float / packed.
     .venv/bin/python tools/benchmark_deploy.py            # full table (a few minutes)
     .venv/bin/python tools/benchmark_deploy.py --quick    # fewer shapes and rounds (~1 min)
     .venv/bin/python tools/benchmark_deploy.py --threads 1 --isa 2   # force AVX2 code path
+    .venv/bin/python tools/benchmark_deploy.py --batches 1 8 --profile  # + batch 8, breakdown
 
-Output: a markdown table (paste into docs/deploy.md) and the model sizes.
+Output: markdown tables (paste into docs/deploy.md): layers, whole models (float, fake-binary,
+packed; sizes), and with ``--profile`` where each model's time goes by layer kind.
 """
 from __future__ import annotations
 
@@ -85,9 +87,9 @@ def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int =
     return out
 
 
-def bench_layer(c, o, k, s, hw, rounds):
+def bench_layer(c, o, k, s, hw, rounds, batch=1):
     torch.manual_seed(0)
-    x = torch.randn(1, c, hw, hw)
+    x = torch.randn(batch, c, hw, hw)
     w = torch.randn(o, c, k, k)
     packed = PackedBinaryConv2d.from_signs(torch.sign(w),
                                            scale=torch.rand(o),
@@ -123,6 +125,61 @@ def resnet(binary: bool) -> nn.Module:
                              num_classes=1000).eval()
 
 
+def layer_kind(m: nn.Module) -> str:
+    """The profile row of a leaf module."""
+    if isinstance(m, PackedBinaryConv2d):
+        return 'packed binary conv'
+    if isinstance(m, (nn.Conv2d, nn.Linear)):
+        return 'real conv / linear'
+    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+        return 'BatchNorm'
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
+        return 'pooling'
+    if isinstance(m, nn.Upsample):
+        return 'upsampling'
+    if isinstance(m, (nn.ReLU, nn.PReLU, nn.Hardtanh, nn.LeakyReLU)) or \
+            'PReLU' in type(m).__name__ or 'Slope' in type(m).__name__:
+        return 'activation'
+    return f'other module ({type(m).__name__})'
+
+
+def profile_kinds(model: nn.Module, x: torch.Tensor, rounds: int) -> Dict[str, float]:
+    """Process CPU seconds per forward spent in each kind of leaf module; the rest of the
+    forward (additions, concatenation, upsampling and other functional code between modules,
+    Python overhead) is ``'between modules'``."""
+    spent: Dict[str, float] = {}
+    stack: List[float] = []
+    leaves = [m for m in model.modules()
+              if isinstance(m, PackedBinaryConv2d) or not list(m.children())]
+    inner = {id(c) for m in leaves if isinstance(m, PackedBinaryConv2d) for c in m.modules()
+             if c is not m}
+    handles = []
+    for m in leaves:
+        if id(m) in inner or isinstance(m, nn.Identity):
+            continue
+        kind = layer_kind(m)
+        handles.append(m.register_forward_pre_hook(lambda *_: stack.append(time.process_time())))
+        handles.append(m.register_forward_hook(
+            lambda *_, k=kind: spent.__setitem__(k, spent.get(k, 0.0) + time.process_time() -
+                                                 stack.pop())))
+    total = 0.0
+    try:
+        with torch.no_grad():
+            model(x)
+            spent.clear()
+            for _ in range(rounds):
+                t = time.process_time()
+                model(x)
+                total += time.process_time() - t
+    finally:
+        for h in handles:
+            h.remove()
+    out = {k: v / rounds for k, v in spent.items()}
+    out['between modules'] = total / rounds - sum(out.values())
+    out['total'] = total / rounds
+    return out
+
+
 def bench_model(name, real, binary, x, rounds):
     packed = export_binary(binary)
     with torch.no_grad():
@@ -156,6 +213,12 @@ def main(argv=None) -> None:
                    choices=[0, 1, 2, 3],
                    help='force a kernel code path (default: widest available)')
     p.add_argument('--no-models', action='store_true', help='layer shapes only')
+    p.add_argument('--no-layers', action='store_true', help='whole models only')
+    p.add_argument('--batches', type=int, nargs='+', default=[1], help='batch sizes')
+    p.add_argument('--profile', action='store_true',
+                   help='per-layer-kind breakdown of the float and packed models')
+    p.add_argument('--models', nargs='+', default=['hourglass', 'resnet18'],
+                   choices=['hourglass', 'resnet18'], help='whole models to time')
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -165,18 +228,21 @@ def main(argv=None) -> None:
     isa = args.isa if args.isa is not None else best_isa()
     print(f'# torch {torch.__version__}, threads {torch.get_num_threads()}, kernel '
           f'{ISA_NAMES[isa]}, rounds {rounds}, cpu {os.cpu_count()} cores')
-    print('| case | float conv ms | packed binary ms | speed-up (wall) | speed-up (CPU time) |')
-    print('|---|---:|---:|---:|---:|')
-    layers = HOURGLASS_LAYERS + RESNET_LAYERS
+    layers = [] if args.no_layers else HOURGLASS_LAYERS + RESNET_LAYERS
     if args.quick:
         layers = [row for row in layers if row[0] in QUICK_LAYERS]
-    for name, c, o, k, s, hw in layers:
-        t = bench_layer(c, o, k, s, hw, rounds)
-        print(
-            f'| {name} | {t["float"] * 1e3:.2f} | {t["packed"] * 1e3:.2f} | '
-            f'{t["float"] / t["packed"]:.1f}x | '
-            f'{t["float cpu"] / t["packed cpu"]:.1f}x |',
-            flush=True)
+    if layers:
+        print('| case | batch | float conv ms | packed binary ms | speed-up (wall) | '
+              'speed-up (CPU time) |')
+        print('|---|---:|---:|---:|---:|---:|')
+    for batch in args.batches if layers else []:
+        for name, c, o, k, s, hw in layers:
+            t = bench_layer(c, o, k, s, hw, rounds, batch)
+            print(
+                f'| {name} | {batch} | {t["float"] * 1e3:.2f} | {t["packed"] * 1e3:.2f} | '
+                f'{t["float"] / t["packed"]:.1f}x | '
+                f'{t["float cpu"] / t["packed cpu"]:.1f}x |',
+                flush=True)
     if args.no_models:
         return
     torch.manual_seed(0)
@@ -186,22 +252,41 @@ def main(argv=None) -> None:
     else:
         hg = dict(channels=256, depth=4, stacks=2)
         hw = 256
-    models = [(f'binary HPM hourglass {hg["stacks"]}x{hg["channels"]}ch d{hg["depth"]} '
-               f'@{hw}', hourglass(False, **hg), hourglass(True, **hg), torch.randn(1, 3, hw, hw))]
-    models.append(('binary ResNet-18 (Bi-Real layout) @224', resnet(False), resnet(True),
-                   torch.randn(1, 3, 224, 224)))
-    print('\n| model (batch 1) | float ms | fake-binary ms | packed ms | speed-up vs float '
+    models = []
+    if 'hourglass' in args.models:
+        models.append((f'binary HPM hourglass {hg["stacks"]}x{hg["channels"]}ch d{hg["depth"]} '
+                       f'@{hw}', hourglass(False, **hg), hourglass(True, **hg), (3, hw, hw)))
+    if 'resnet18' in args.models:
+        models.append(('binary ResNet-18 (Bi-Real layout) @224', resnet(False), resnet(True),
+                       (3, 224, 224)))
+    print('\n| model | batch | float ms | fake-binary ms | packed ms | speed-up vs float '
           '(wall) | (CPU time) | float ckpt MB | packed file MB | size ratio |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
-    for name, real, binary, x in models:
-        t, sz = bench_model(name, real, binary, x, max(3, rounds // 3))
-        print(
-            f'| {name} | {t["float"] * 1e3:.1f} | {t["fake-binary"] * 1e3:.1f} | '
-            f'{t["packed"] * 1e3:.1f} | {t["float"] / t["packed"]:.1f}x | '
-            f'{t["float cpu"] / t["packed cpu"]:.1f}x | '
-            f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
-            f'{sz["ratio"]:.1f}x |',
-            flush=True)
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for batch in args.batches:
+        for name, real, binary, shape in models:
+            x = torch.randn(batch, *shape)
+            t, sz = bench_model(name, real, binary, x, max(3, rounds // 3))
+            print(
+                f'| {name} | {batch} | {t["float"] * 1e3:.1f} | {t["fake-binary"] * 1e3:.1f} | '
+                f'{t["packed"] * 1e3:.1f} | {t["float"] / t["packed"]:.1f}x | '
+                f'{t["float cpu"] / t["packed cpu"]:.1f}x | '
+                f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
+                f'{sz["ratio"]:.1f}x |',
+                flush=True)
+    if args.profile:
+        for name, real, binary, shape in models:
+            x = torch.randn(1, *shape)
+            prof = {'float': profile_kinds(real, x, max(2, rounds // 5)),
+                    'packed': profile_kinds(export_binary(binary), x, max(2, rounds // 5))}
+            kinds = sorted((set(prof['float']) | set(prof['packed'])) - {'total'},
+                           key=lambda k: -prof['packed'].get(k, 0))
+            print(f'\nwhere the time goes, {name}, batch 1 (process CPU ms per forward)')
+            print('| layer kind | float model ms | packed model ms | share of packed |')
+            print('|---|---:|---:|---:|')
+            for k in kinds + ['total']:
+                f, q = prof['float'].get(k, 0.0), prof['packed'].get(k, 0.0)
+                print(f'| {k} | {f * 1e3:.1f} | {q * 1e3:.1f} | '
+                      f'{q / prof["packed"]["total"]:.0%} |', flush=True)
 
 
 if __name__ == '__main__':
