@@ -1,0 +1,8 @@
+# WFLW with the binary HPM hourglass at the size of the released binary models
+# ("Hierarchical binary CNNs for landmark localization with limited resources"): 1 stack,
+# depth 4, 256 channels, binary HPM blocks, 256x256 -> 64x64.
+_base_ = ['./binary_hg_wflw.py']
+input_size = (256, 256)
+num_stacks = 1
+model = dict(backbone=dict(depth=4, channels=256, stem_channels=(64, 128),
+                           hourglass=dict(level_channels=None)))
