@@ -52,6 +52,8 @@ LAYER_OPTIONS = [
     dict(scale='learned', scale_shape='channel'),
     dict(scale='learned', scale_shape='chw'),
     dict(scale='learned', scale_shape='rank1'),
+    dict(scale='learned', scale_shape='channel_spatial'),
+    dict(scale='learned', weight_quantizer=dict(type='SignSTE', center='in_channels')),
     dict(scale='learned', act_scale=True),
     dict(scale='learned', latent=dict(type='SVD', rank=0.5)),
     dict(scale='learned', post_act=dict(type='ChannelPReLU')),
@@ -76,7 +78,8 @@ def test_small_model_with_real_first_and_last_layers(opts):
     x = torch.randn(2, 3, 12, 12)
     model(x)  # resolves chw/rank1 scales
     randomise(model)
-    packed, report = assert_reproduces(model, x)
+    # eval computes conv(xb, wb) * s (* K) + b like the kernel: bit-identical outputs
+    packed, report = assert_reproduces(model, x, exact=True)
     assert len(report.packed) == 3 and not report.skipped
     assert isinstance(packed[0], nn.Conv2d) and isinstance(packed[-1], nn.Linear)
     assert sum(isinstance(m, PackedBinaryConv2d) for m in packed.modules()) == 3
@@ -94,6 +97,14 @@ def test_padding_modes_and_real_activation_layers_kept():
     assert report.packed == ['0', '1'] and report.skipped[0][0] == '2'
     with pytest.raises(ValueError, match='2: activations are real'):
         export_binary(model, strict=True)
+
+
+def test_centred_activation_quantiser_is_kept_real():
+    model = nn.Sequential(BinaryConv2d(4, 8, 3, padding=1,
+                                       act_quantizer=dict(type='SignSTE', center='in_channels')))
+    with pytest.warns(UserWarning, match='centres its input'):
+        _, report = assert_reproduces(model, torch.randn(1, 4, 6, 6))
+    assert report.skipped and not report.packed
 
 
 def test_power_of_two_scales_are_bit_exact():
