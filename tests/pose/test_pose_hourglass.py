@@ -111,3 +111,16 @@ def test_heatmap_layers_start_near_zero():
     assert a < 0.02 < 0.1 < b
     for conv in small.heatmaps:
         assert abs(conv.weight.std().item() - 0.001) < 0.0005 and conv.bias.abs().max() == 0
+
+
+@pytest.mark.parametrize('pool_first, side', [(False, 16), (True, 8)])
+def test_stem_pool_first_runs_every_stem_block_at_quarter_size(pool_first, side):
+    m = tiny(stem_pool_first=pool_first).eval()
+    sizes = []
+    for mod in m.stem:
+        if not isinstance(mod, (torch.nn.MaxPool2d, torch.nn.Sequential)):
+            mod.register_forward_hook(lambda _m, i, o: sizes.append(i[0].shape[-1]))
+    with torch.no_grad():
+        outs = m(torch.randn(1, 3, 32, 32))
+    assert sizes[0] == side and sizes[1:] == [8, 8]  # the first block at H/2 or H/4
+    assert outs[-1].shape == (1, 5, 8, 8)
