@@ -111,7 +111,7 @@ class ResNetTrunk(nn.Module):
 
 class TemporalConvNet(nn.Module):
     """Residual dilated temporal convolutions ``(B, T, C)`` -> ``(B, T, channels)``."""
-    returns_logits = False
+    pools_time = False
 
     def __init__(self, in_channels: int, channels: int = 256, kernel_size: int = 3,
                  dilations: Sequence[int] = (1, 2, 4), dropout: float = 0.2) -> None:
@@ -141,7 +141,7 @@ class BiGRU(nn.GRU):
         layers: Stacked layers (reference: 2).
         dropout: Dropout between layers.
     """
-    returns_logits = False
+    pools_time = False
 
     def __init__(self, in_channels: int, hidden: int = 256, layers: int = 2,
                  dropout: float = 0.0) -> None:
@@ -154,34 +154,33 @@ class BiGRU(nn.GRU):
 
 
 class ReferenceTemporalConv(nn.Module):
-    """The reference's temporal-convolution back end (stage 1 of its schedule), with its own
-    classifier: ``(B, T, D)`` -> ``Conv1d(D, 2D, 5, stride 2)`` + BN + ReLU + max-pool 2 ->
+    """The reference's temporal-convolution back end (stage 1 of its schedule):
+    ``(B, T, D)`` -> ``Conv1d(D, 2D, 5, stride 2)`` + BN + ReLU + max-pool 2 ->
     ``Conv1d(2D, 4D, 5, stride 2)`` + BN + ReLU -> mean over time -> ``Linear(4D, D)`` + BN +
-    ReLU -> ``Linear(D, num_classes)`` = logits ``(B, num_classes)``. Needs ``T >= 23``.
+    ReLU -> ``(B, D)``; the model's classifier ``Linear(D, num_classes)`` follows, as in the
+    reference. Needs ``T >= 23``.
 
     Args:
         in_channels: ``D``, the per-frame feature size (reference: the 256-d bottleneck).
-        num_classes: Vocabulary size.
     """
-    returns_logits = True
+    pools_time = True
 
-    def __init__(self, in_channels: int, num_classes: int) -> None:
+    def __init__(self, in_channels: int) -> None:
         super().__init__()
         d = in_channels
         self.convs = nn.Sequential(
             nn.Conv1d(d, 2 * d, 5, 2, bias=False), nn.BatchNorm1d(2 * d), nn.ReLU(inplace=True),
             nn.MaxPool1d(2, 2),
             nn.Conv1d(2 * d, 4 * d, 5, 2, bias=False), nn.BatchNorm1d(4 * d), nn.ReLU(inplace=True))
-        self.head = nn.Sequential(nn.Linear(4 * d, d), nn.BatchNorm1d(d), nn.ReLU(inplace=True),
-                                  nn.Linear(d, num_classes))
-        self.out_channels = num_classes
+        self.head = nn.Sequential(nn.Linear(4 * d, d), nn.BatchNorm1d(d), nn.ReLU(inplace=True))
+        self.out_channels = d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.convs(x.transpose(1, 2)).mean(2))
 
 
 #: back-end name -> class; each takes ``in_channels`` first and has ``out_channels`` and
-#: ``returns_logits``
+#: ``pools_time`` (True: returns ``(B, D)``, else ``(B, T, D)``)
 BACKENDS = {'bigru': BiGRU, 'tcn': TemporalConvNet, 'tconv': ReferenceTemporalConv}
 
 
@@ -195,7 +194,7 @@ class LipReadingNet(BaseModel):
         widths, blocks: ResNet trunk stages (paper: ResNet-18).
         backend: ``dict(type='bigru', hidden=256, layers=2)``,
             ``dict(type='tcn', channels=256, kernel_size=3, dilations=(1, 2, 4))`` or
-            ``dict(type='tconv')`` (the reference's temporal-conv back end, own classifier).
+            ``dict(type='tconv')`` (the reference's temporal-conv back end).
         bottleneck: Per-frame linear projection of the trunk features to this size followed by
             BatchNorm1d (reference: 256), or None.
         frozen: Sub-modules (of :data:`FREEZABLE`) whose parameters get
@@ -246,13 +245,10 @@ class LipReadingNet(BaseModel):
             self.bottleneck = nn.Sequential(nn.Linear(feat, bottleneck),
                                             nn.BatchNorm1d(bottleneck))
             feat = bottleneck
-        if kind == 'tconv':
-            backend['num_classes'] = num_classes
         self.backend = BACKENDS[kind](feat, **backend)
         self.backend_type = kind
         self.dropout = nn.Dropout(dropout)
-        self.classifier = (nn.Identity() if self.backend.returns_logits else
-                           nn.Linear(self.backend.out_channels, num_classes))
+        self.classifier = nn.Linear(self.backend.out_channels, num_classes)
         self.label_smoothing = label_smoothing
         self.frozen = tuple(frozen)
         for name in self.frozen:
@@ -278,8 +274,8 @@ class LipReadingNet(BaseModel):
         return x.reshape(b, t, -1)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Back-end output: ``(B, T, D)`` per-frame features, or ``(B, K)`` logits for a
-        back-end with its own classifier (``'tconv'``)."""
+        """Back-end output: ``(B, T, D)`` per-frame features, or ``(B, D)`` for a back-end that
+        pools over time itself (``'tconv'``)."""
         return self.backend(self.frame_features(inputs))
 
     def forward(self,
@@ -288,8 +284,7 @@ class LipReadingNet(BaseModel):
                 mode: str = 'tensor') -> Union[torch.Tensor, Dict[str, torch.Tensor], list]:
         """``mode='tensor'``: logits ``(B, K)``; ``'loss'``: dict; ``'predict'``: samples."""
         out = self.extract_feat(inputs)
-        logits = out if self.backend.returns_logits else self.classifier(
-            self.dropout(out.mean(1)))
+        logits = self.classifier(self.dropout(out if self.backend.pools_time else out.mean(1)))
         if mode == 'tensor':
             return logits
         if mode == 'loss':

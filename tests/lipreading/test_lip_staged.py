@@ -52,8 +52,8 @@ def test_reference_temporal_conv_backend_shapes():
     x = torch.randn(2, 1, 29, 24, 24)
     # 29 frames: conv 5/2 -> 13, max-pool 2 -> 6, conv 5/2 -> 1
     assert model.backend.convs(torch.randn(2, 8, 29)).shape == (2, 32, 1)
-    assert model(x).shape == (2, 4)
-    assert isinstance(model.classifier, torch.nn.Identity)      # logits from the back end
+    assert model.backend(torch.randn(2, 29, 8)).shape == (2, 8)   # pooled over time
+    assert model(x).shape == (2, 4) and model.classifier.in_features == 8
 
 
 def _step(model, n=1):
@@ -89,7 +89,10 @@ def test_stages_hand_over_weights(tmp_path):
     torch.save(dict(state_dict=stage1.state_dict()), path)
     stage2 = MODELS.build(model_cfg(STAGES[1], **TINY))
     gru = {k: v.clone() for k, v in stage2.backend.state_dict().items()}
+    cls = stage2.classifier.weight.clone()
     load_checkpoint(stage2, path, strict=False)      # as Runner(load_from=...) does
+    # the temporal-conv classifier (8 -> 4) does not fit the GRU's (16 -> 4): not loaded
+    assert torch.equal(stage2.classifier.weight, cls)
     for name in ('frontend', 'trunk', 'bottleneck'):
         for k, v in getattr(stage1, name).state_dict().items():
             assert torch.equal(v, getattr(stage2, name).state_dict()[k]), (name, k)
