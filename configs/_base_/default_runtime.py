@@ -10,7 +10,8 @@ default_hooks = dict(
     checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False))
-custom_hooks = [dict(type='SyncBuffersHook')]
+# CurvesHook draws the losses and validation metrics to <work_dir>/curves.png
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='CurvesHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -18,6 +19,9 @@ env_cfg = dict(
     # gloo runs data-parallel training on CPUs; use nccl on GPUs
     dist_cfg=dict(backend='gloo'))
 
+# scalars.json in <work_dir>/<timestamp>/vis_data/. For TensorBoard as well, add this line to a
+# config (README "Training and testing"): visualizer = dict(vis_backends=[dict(
+#     type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True, num_digits=6)
