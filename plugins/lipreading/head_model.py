@@ -41,7 +41,8 @@ from .camera import Pose, project
 from .morphable_model import MorphableModel
 from .renderer import render_colors, vertex_normals
 
-__all__ = ['generate_independent_head_model', 'render_clip_independent']
+__all__ = ['generate_independent_head_model', 'render_clip_independent', 'mouth_measures',
+           'match_expression_amplitudes', 'EXPRESSION_MEASURES']
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -236,3 +237,41 @@ def render_clip_independent(model: MorphableModel, expr: np.ndarray, shape: np.n
         lmks[i] = (uv[model.landmarks] + 0.5) / supersample - 0.5 + \
             rng.normal(0, 0.4, (len(model.landmarks), 2))
     return frames, lmks
+
+
+#: expression channel -> (landmark measure, sign) used by :func:`match_expression_amplitudes`
+EXPRESSION_MEASURES = (('gap', 1.0), ('width', 1.0), ('width', -1.0), ('upper', 1.0))
+
+
+def mouth_measures(model: MorphableModel, expr: np.ndarray) -> dict:
+    """Mouth geometry from the iBUG-68 landmark vertices, in units of the outer-eye-corner
+    distance: inner-lip ``gap`` (62 to 66), corner ``width`` (48 to 54), ``upper`` lip height
+    (51) and lip protrusion ``forward`` (51, 57)."""
+    p = model.landmark_vertices(None, np.asarray(expr, float))
+    eyes = np.linalg.norm(model.landmark_vertices()[45] - model.landmark_vertices()[36])
+    return dict(gap=(p[62, 1] - p[66, 1]) / eyes, width=(p[54, 0] - p[48, 0]) / eyes,
+                upper=p[51, 1] / eyes, forward=p[[51, 57], 2].mean() / eyes)
+
+
+def match_expression_amplitudes(model: MorphableModel,
+                                reference: MorphableModel) -> MorphableModel:
+    """Scale each expression component of ``model`` so that a unit coefficient moves the mouth
+    as much as in ``reference`` (same landmark measure, relative to the eye distance).
+
+    The words of the embedded set are patterns of coefficients; with this scaling the same
+    word is spoken with the same lip motion (relative to the face size) on both models, while
+    the shapes of the motions stay each model's own.
+    """
+    zero = np.zeros(reference.num_expr)
+    scales = []
+    for k, (key, _) in enumerate(EXPRESSION_MEASURES):
+        e = np.zeros(reference.num_expr)
+        e[k] = 1.0
+        want = mouth_measures(reference, e)[key] - mouth_measures(reference, zero)[key]
+        have = mouth_measures(model, e)[key] - mouth_measures(model, zero)[key]
+        if want * have <= 0:
+            raise ValueError(f'expression {k} moves {key} the other way in the two models')
+        scales.append(want / have)
+    return MorphableModel(model.mean, model.shape_basis, model.triangles, model.landmarks,
+                          expr_basis=model.expr_basis * np.asarray(scales)[None],
+                          colors=model.colors, mouth_landmarks=model.mouth_landmarks)

@@ -24,11 +24,12 @@ import numpy as np
 
 from ..datasets.generators import DATA_GENERATORS
 from .camera import Pose, project
-from .head_model import generate_independent_head_model, render_clip_independent
+from .head_model import (generate_independent_head_model, match_expression_amplitudes,
+                         render_clip_independent)
 from .morphable_model import MorphableModel, generate_toy_model
 from .renderer import render_colors, vertex_normals
 
-TEST_HEADS = ('toy', 'independent')
+TEST_HEADS = ('toy', 'independent', 'independent_raw')
 
 __all__ = ['TEST_HEADS', 'WORD_PATTERNS', 'word_expressions', 'render_clip', 'generate_lrw_synthetic']
 
@@ -121,7 +122,10 @@ def generate_lrw_synthetic(out_dir: str,
         test_head: ``'toy'``: test clips come from the same toy model and renderer as the
             training clips; ``'independent'``: from the independently built head model and
             renderer settings of :mod:`.head_model`, which neither training nor the pose
-            augmentation uses.
+            augmentation uses, with its expression amplitudes matched to the toy model's
+            (:func:`.head_model.match_expression_amplitudes`: the same word moves the lips as
+            far, relative to the face); ``'independent_raw'``: the same without that matching
+            (its lips move 1-3x further).
 
     Returns:
         Summary dict (root, words, counts per split).
@@ -133,7 +137,10 @@ def generate_lrw_synthetic(out_dir: str,
         raise ValueError(f'test_head must be one of {TEST_HEADS}, got {test_head!r}')
     rng = np.random.default_rng(seed)
     model = generate_toy_model()
-    test_model = generate_independent_head_model() if test_head == 'independent' else model
+    test_model = {'toy': lambda: model,
+                  'independent': lambda: match_expression_amplitudes(
+                      generate_independent_head_model(), model),
+                  'independent_raw': generate_independent_head_model}[test_head]()
     counts = {'train': num_train, 'val': num_val, 'test': num_test}
     for word in words:
         for split, n in counts.items():
@@ -145,7 +152,7 @@ def generate_lrw_synthetic(out_dir: str,
                 else:
                     yaw = rng.uniform(-train_yaw, train_yaw)
                 pitch = rng.uniform(-5, 5)
-                if split == 'test' and test_head == 'independent':
+                if split == 'test' and test_head != 'toy':
                     shape = rng.normal(0, 1.0, test_model.num_shape)
                     expr = word_expressions(word, num_frames, rng, test_model.num_expr)
                     frames, lmks = render_clip_independent(test_model, expr, shape, yaw, pitch,

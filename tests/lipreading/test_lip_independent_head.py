@@ -127,3 +127,25 @@ def test_generator_renders_test_clips_with_the_independent_head(tmp_path, toy):
     with pytest.raises(ValueError, match='test_head'):
         generate_lrw_synthetic(root, words=('ABOUT', ), num_train=0, num_val=0, num_test=0,
                                test_head='bfm')
+
+
+def test_matched_amplitudes_bring_other_lip_measures_closer(head, toy):
+    """Matching scales each channel on one landmark measure (inner-lip gap, corner width, upper
+    lip); a measure it did not use -- the outer-lip opening (51 to 57) for the jaw -- moves
+    closer to the toy model's, and the shapes of the motions are untouched (scaled basis)."""
+    from plugins.lipreading.head_model import match_expression_amplitudes
+    matched = match_expression_amplitudes(head, toy)
+
+    def outer_opening(model, jaw):
+        p = model.landmark_vertices(None, np.array([jaw, 0, 0, 0.0]))
+        eyes = np.linalg.norm(p[45] - p[36])
+        return (p[51, 1] - p[57, 1]) / eyes
+
+    def change(model):
+        return outer_opening(model, 1.0) - outer_opening(model, 0.0)
+
+    assert abs(change(matched) - change(toy)) < 0.5 * abs(change(head) - change(toy))
+    cos = np.sum(matched.expr_basis * head.expr_basis, 0) / (
+        np.linalg.norm(matched.expr_basis, axis=0) * np.linalg.norm(head.expr_basis, axis=0))
+    assert np.allclose(cos, 1.0)
+    assert np.array_equal(matched.mean, head.mean)

@@ -14,6 +14,7 @@ augmentation on non-frontal test clips.
    ``accuracy_vs_yaw.png``.
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -33,6 +34,9 @@ from plugins.datasets.generators import DATA_GENERATORS  # noqa: E402
 from plugins.lipreading.metric import bin_names, plot_accuracy_vs_yaw  # noqa: E402
 from plugins.lipreading.offline_augment import augment_folder  # noqa: E402
 
+#: test head -> data root of the embedded set generated with it
+ROOTS = {'toy': 'data/lrw_synthetic', 'independent': 'data/lrw_synthetic_indep_matched',
+         'independent_raw': 'data/lrw_synthetic_indep'}
 CONFIGS = {
     'frontal': ('frontal only', 'configs/lipreading/lipnet_tiny_lrw-synthetic.py'),
     'poseaug': ('+ 3DMM pose aug', 'configs/lipreading/lipnet_tiny_lrw-synthetic_poseaug.py'),
@@ -51,7 +55,9 @@ def set_data_roots(cfg, data_root):
         fix(cfg[key].dataset)
 
 
-def run(name, cfg_path, work_dir, max_iters, seed, data_root='data/lrw_synthetic'):
+def run(name, cfg_path, work_dir, max_iters, seed, data_root='data/lrw_synthetic',
+        extra_test=(), eval_only=False):
+    """Train (unless ``eval_only``) and test on ``data_root`` and every ``extra_test`` root."""
     cfg = Config.fromfile(osp.join(ROOT, cfg_path))
     set_data_roots(cfg, data_root)
     cfg.work_dir = work_dir
@@ -60,12 +66,42 @@ def run(name, cfg_path, work_dir, max_iters, seed, data_root='data/lrw_synthetic
     cfg.train_cfg.val_interval = max_iters
     cfg.param_scheduler[-1].end = max_iters
     cfg.default_hooks.logger.interval = 50
-    runner = Runner.from_cfg(cfg)
-    t = time.time()
-    runner.train()
-    train_s = time.time() - t
-    metrics = runner.test()
-    return {k.split('/')[-1]: v for k, v in metrics.items()}, train_s
+    train_s = 0.0
+    if not eval_only:
+        runner = Runner.from_cfg(cfg)
+        t = time.time()
+        runner.train()
+        train_s = time.time() - t
+    out = {}
+    for test_root in (data_root, *extra_test):
+        c = copy.deepcopy(cfg)
+        c.test_dataloader.dataset.data_root = test_root
+        c.load_from = osp.join(work_dir, f'iter_{max_iters}.pth')
+        m = {k.split('/')[-1]: v for k, v in Runner.from_cfg(c).test().items()}
+        if test_root == data_root:
+            out.update(m)
+        else:
+            out[test_root] = m
+    return out, train_s
+
+
+def non_frontal(m: dict, names) -> float:
+    """Top-1 over the clips of every bin but the first (|yaw| >= 15)."""
+    counts = [m[f'count_yaw_{b}'] for b in names[1:]]
+    return sum(m[f'top1_yaw_{b}'] * c for b, c in zip(names[1:], counts)) / sum(counts)
+
+
+def print_table(results: dict, names, title: str, key=None) -> None:
+    print(f'\n{title}')
+    print('| training | overall top-1 | ' + ' | '.join(f'|yaw| {n}' for n in names) +
+          ' | non-frontal (>=15) | n |')
+    print('|---' * (len(names) + 4) + '|')
+    keys = ['top1'] + [f'top1_yaw_{b}' for b in names] + ['non_frontal']
+    for n, rs in results.items():
+        rs = [r[key] if key else r for r in rs]
+        cells = [f'{np.mean([r[k] for r in rs]):.1f} +- {np.std([r[k] for r in rs]):.1f}'
+                 for k in keys]
+        print(f'| {n} | ' + ' | '.join(cells) + f' | {len(rs)} |')
 
 
 def main(argv=None) -> int:
@@ -74,15 +110,19 @@ def main(argv=None) -> int:
     p.add_argument('--seeds', type=int, nargs='+', default=[0])
     p.add_argument('--work-dir', default='work_dirs/lipreading_evidence')
     p.add_argument('--configs', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
-    p.add_argument('--test-head', default='toy', choices=['toy', 'independent'],
-                   help='model and renderer of the test clips (independent: never used in '
+    p.add_argument('--test-head', default='toy', choices=list(ROOTS),
+                   help='model and renderer of the test clips (independent*: never used in '
                    'training or augmentation)')
+    p.add_argument('--extra-test', nargs='+', default=[], metavar='ROOT',
+                   help='also test every run on these LRW-layout roots (their test split)')
+    p.add_argument('--eval-only', action='store_true',
+                   help='do not train: test the iter_<max-iters>.pth of earlier runs')
     p.add_argument('--threads', type=int, default=1, help='torch threads (1 is fastest on a '
                    'shared 2-core machine)')
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     os.chdir(ROOT)
-    root = 'data/lrw_synthetic' + ('_indep' if a.test_head == 'independent' else '')
+    root = ROOTS[a.test_head]
     if not osp.isfile(osp.join(root, 'meta.json')):
         DATA_GENERATORS.get('lrw_synthetic')(root, seed=0, test_head=a.test_head)
     if not osp.isfile(root + '_pose/bad_clips.txt'):
@@ -96,32 +136,25 @@ def main(argv=None) -> int:
         for key in a.configs:
             name, cfg = CONFIGS[key]
             wd = osp.join(a.work_dir, f'{osp.basename(cfg)[:-3]}_seed{seed}')
-            m, secs = run(name, cfg, wd, a.max_iters, seed, root)
+            m, secs = run(name, cfg, wd, a.max_iters, seed, root, a.extra_test, a.eval_only)
+            for extra in a.extra_test:
+                m[extra]['non_frontal'] = non_frontal(m[extra], names)
             m['train_seconds'] = secs
-            counts = [m[f'count_yaw_{b}'] for b in names[1:]]
-            m['non_frontal'] = sum(m[f'top1_yaw_{b}'] * c
-                                   for b, c in zip(names[1:], counts)) / sum(counts)
+            m['non_frontal'] = non_frontal(m, names)
             results.setdefault(name, []).append(m)
             print(f'[{name} seed {seed}] {json.dumps(m)}', flush=True)
-            with open(osp.join(a.work_dir, 'results.json'), 'w') as f:
+            with open(osp.join(a.work_dir, 'results_eval.json' if a.eval_only else
+                               'results.json'), 'w') as f:
                 json.dump(dict(per_seed=results, max_iters=a.max_iters, seeds=a.seeds,
                                data_root=root, test_head=a.test_head), f, indent=1)
-    mean = {n: {k: float(np.nanmean([r[k] for r in rs])) for k in rs[0]}
-            for n, rs in results.items()}
-    std = {n: {k: float(np.nanstd([r[k] for r in rs])) for k in rs[0]}
-           for n, rs in results.items()}
-    with open(osp.join(a.work_dir, 'results.json'), 'w') as f:
-        json.dump(dict(per_seed=results, mean=mean, std=std, max_iters=a.max_iters,
-                       seeds=a.seeds, data_root=root, test_head=a.test_head), f, indent=1)
+    mean = {n: {k: float(np.nanmean([r[k] for r in rs])) for k in rs[0]
+                if not isinstance(rs[0][k], dict)} for n, rs in results.items()}
     plot_accuracy_vs_yaw(mean, bins, osp.join(a.work_dir, 'accuracy_vs_yaw.png'),
                          title=f'Embedded set, {a.max_iters} iters, seeds {a.seeds}')
-    print(f'\nmean +- std over seeds {a.seeds} (population std), test clips: {a.test_head}')
-    print('| training | overall top-1 | ' + ' | '.join(f'|yaw| {n}' for n in names) +
-          ' | non-frontal (>=15) |')
-    print('|---' * (len(names) + 3) + '|')
-    for n, m in mean.items():
-        keys = ['top1'] + [f'top1_yaw_{b}' for b in names] + ['non_frontal']
-        print(f'| {n} | ' + ' | '.join(f'{m[k]:.1f} +- {std[n][k]:.1f}' for k in keys) + ' |')
+    print_table(results, names, f'mean +- std over seeds {a.seeds} (population std), test '
+                f'clips: {root} ({a.test_head})')
+    for extra in a.extra_test:
+        print_table(results, names, f'same runs, test clips: {extra}', key=extra)
     print(f'\nchance = {100 / 6:.1f}%; plot: {osp.join(a.work_dir, "accuracy_vs_yaw.png")}')
     return 0
 
