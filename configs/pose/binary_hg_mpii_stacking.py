@@ -1,16 +1,13 @@
 # Network stacking ("Improved training of binary networks ..."): train the first hourglass
-# alone, then the second with the first frozen (its norms in eval mode). The stacks of
-# plugins.pose.StackedHourglass are spread over several module lists, named by templates.
+# alone (the stem with it; the loss of the later stacks weighted 0), then each next hourglass,
+# initialised from the trained one, with the stem and the earlier stacks frozen (their norms in
+# eval mode). Stack k of plugins.pose.StackedHourglass spans hourglasses.k, features.k,
+# heatmaps.k and the merge_*.(k-1) convs that feed it; the stages split the iterations evenly.
 _base_ = ['./binary_hg_mpii.py']
 
-train_cfg = dict(max_epochs=4, val_interval=4)
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=50, start_factor=0.01, by_epoch=False),
-    dict(type='MultiStepLR', begin=0, end=4, milestones=[3], gamma=0.1, by_epoch=True)
-]
-custom_hooks = [
-    dict(type='SyncBuffersHook'),
-    dict(type='StackFreezeHook', num_stacks=2, milestones=[0, 2], by='epoch',
+custom_hooks = _base_.custom_hooks + [
+    dict(type='StackFreezeHook', num_stacks=_base_.num_stacks, by='iter',
          templates=['backbone.hourglasses.{k}', 'backbone.features.{k}',
-                    'backbone.heatmaps.{k}', 'backbone.merge_*.{k}']),
+                    'backbone.heatmaps.{k}', 'backbone.merge_*.{prev}'],
+         stem=['backbone.stem'], init_from_previous=True, mask_later_losses=True),
 ]
