@@ -2,8 +2,8 @@
 # The reference point for the hourglass family; also shows a stock backbone taking our
 # convolutions: --cfg-options model.backbone.conv_cfg.type=BinaryConv2d
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/mpii_embedded.py',
-    '../_base_/schedules/pose_short.py'
+    '../_base_/datasets/mpii_embedded.py',
+    '../_base_/schedules/pose_iters.py'
 ]
 model = dict(
     type='TopdownPoseEstimator',

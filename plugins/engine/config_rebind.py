@@ -30,8 +30,9 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 from mmengine.config import Config
 
 #: ``variable -> [derived variables]``: a derived variable is rescaled by the same factor when
-#: the variable is overridden and it is not overridden itself.
-DERIVED = {'input_size': ['heatmap_size']}
+#: the variable is overridden and it is not overridden itself (the codec keeps its stride; a
+#: shorter run keeps its validation points and lr step at the same fractions).
+DERIVED = {'input_size': ['heatmap_size'], 'max_iters': ['val_interval', 'milestones']}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -74,8 +75,14 @@ def _rebind(cfg_dict: dict, name: str, old: Any, new: Any, protected: List[Tuple
     return changed
 
 
-def _scaled(size: Any, old_in: Any, new_in: Any) -> Any:
-    return type(size)(int(round(s * n / o)) for s, o, n in zip(size, old_in, new_in))
+def _scaled(value: Any, old: Any, new: Any) -> Any:
+    """``value`` rescaled as its variable went from ``old`` to ``new`` (elementwise for
+    sizes, by the one ratio for a scalar variable); scalars stay >= 1."""
+    if isinstance(old, (list, tuple)):
+        return type(value)(int(round(v * n / o)) for v, o, n in zip(value, old, new))
+    if isinstance(value, (list, tuple)):
+        return type(value)(max(1, int(round(v * new / old))) for v in value)
+    return max(1, int(round(value * new / old)))
 
 
 def merge_cfg_options(cfg: Config, options: Optional[Dict[str, Any]]) -> Dict[str, List[str]]:

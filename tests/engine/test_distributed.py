@@ -22,7 +22,7 @@ def _free_port() -> int:
 def test_two_process_ddp_ranks_agree(tmp_path, repo_root, mpii_tiny):
     cfg = write_cfg(tmp_path, repo_root, mpii_tiny, extra='''
 custom_hooks = [dict(type='SyncBuffersHook'), dict(type='DDPConsistencyHook', interval=3)]
-train_cfg = dict(max_epochs=1, val_interval=10)
+train_cfg = dict(max_iters=6, val_interval=100)
 ''')
     work = str(tmp_path / 'work')
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
@@ -35,4 +35,4 @@ train_cfg = dict(max_epochs=1, val_interval=10)
     a, b = result['fingerprints']
     assert a == pytest.approx(b, rel=1e-6)
     assert result['iter'] == 6  # 192 images / 2 ranks / batch 16
-    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    assert osp.isfile(osp.join(work, 'iter_6.pth'))

@@ -30,8 +30,9 @@ val_dataloader = dict(batch_size=32, num_workers=0, persistent_workers=False,
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=3e-3))
 param_scheduler = [dict(type='LinearLR', begin=0, end=5, start_factor=0.1, by_epoch=False)]
-train_cfg = dict(max_epochs=6, val_interval=1)
-default_hooks = dict(logger=dict(interval=2), checkpoint=dict(interval=2, max_keep_ckpts=3))
+train_cfg = dict(max_iters=72, val_interval=12)  # 12 iterations = one pass over the set
+milestones = [1000]
+default_hooks = dict(logger=dict(interval=2), checkpoint=dict(interval=24, max_keep_ckpts=3))
 {extra}
 ''')
     return str(path)
@@ -47,22 +48,22 @@ def _scalars(work_dir):
 def test_train_resume_and_test(tmp_path, repo_root, mpii_tiny):
     cfg = write_cfg(tmp_path, repo_root, mpii_tiny)
     work = str(tmp_path / 'work')
-    train_tool.main([cfg, '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=4'])
-    assert 'epoch_4.pth' in os.listdir(work)
-    # resume from the latest checkpoint and train two more epochs
+    train_tool.main([cfg, '--work-dir', work, '--cfg-options', 'train_cfg.max_iters=48'])
+    assert 'iter_48.pth' in os.listdir(work)
+    # resume from the latest checkpoint and train 24 more iterations
     runner = train_tool.main([cfg, '--work-dir', work, '--resume'])
-    assert runner.epoch == 6
+    assert runner.iter == 72
     losses, pcks = _scalars(work)
-    epochs = [r['epoch'] for r in losses]
-    assert epochs == sorted(epochs) and epochs[-1] == 6, f'resume restarted: {epochs}'
-    assert {'epoch_4.pth', 'epoch_6.pth'} <= set(os.listdir(work))
+    iters = [r['iter'] for r in losses]
+    assert iters == sorted(iters) and iters[-1] == 72, f'resume restarted: {iters}'
+    assert {'iter_48.pth', 'iter_72.pth'} <= set(os.listdir(work))
     all_losses = [r['loss'] for r in losses]
     first, last = sum(all_losses[:3]) / 3, sum(all_losses[-3:]) / 3
     # heatmap MSE is dominated by the background, so it falls slowly in absolute terms
     assert last < 0.93 * first, f'loss did not fall: {first:.5f} -> {last:.5f}'
     all_pck = [r['PCK'] for r in pcks]
     assert all_pck[-1] > max(2 * all_pck[0], all_pck[0] + 4), f'PCKh did not rise: {all_pck}'
-    metrics = test_tool.main([cfg, f'{work}/epoch_6.pth', '--work-dir', work,
+    metrics = test_tool.main([cfg, f'{work}/iter_72.pth', '--work-dir', work,
                               '--out', str(tmp_path / 'metrics.json')])
     assert abs(metrics['PCK'] - all_pck[-1]) < 1e-6
     assert json.load(open(tmp_path / 'metrics.json'))['PCK'] == pytest.approx(metrics['PCK'])
