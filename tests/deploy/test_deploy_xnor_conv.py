@@ -151,3 +151,25 @@ def test_word_aligned_channels_every_padding(pad_value, cg, groups, stride, dila
     for isa in ISAS:
         y = xnor_conv2d(x, wt, tp, 40, (3, 3), stride, 2, dilation, groups, pad_value, isa=isa)
         assert torch.equal(y, ref), isa
+
+
+def test_cached_call_plan_follows_buffer_edits_and_input_shapes():
+    """The layer caches its foreign-call arguments; editing or replacing a buffer, or a new
+    input shape, must be seen (reference: the torch backend on the same buffers)."""
+    import torch
+    from plugins.deploy import PackedBinaryConv2d, pack_signs
+    torch.manual_seed(0)
+    signs = torch.randn(8, 5, 3, 3).sign()
+    layer = PackedBinaryConv2d.from_signs(signs, scale=torch.rand(8), padding=1)
+    ref = PackedBinaryConv2d.from_signs(signs, scale=torch.rand(8), padding=1, backend='torch')
+    x = torch.randn(1, 5, 6, 6)
+    with torch.no_grad():
+        layer(x)
+        for edit in (lambda m: m.scale.mul_(3.0),                        # in place
+                     lambda m: setattr(m, 'scale', torch.rand(8, 1, 1)),  # replaced
+                     lambda m: m.weight_bits.copy_(pack_signs(-signs))):  # new bits
+            edit(layer)
+            ref.load_state_dict(layer.state_dict())
+            assert torch.equal(layer(x), ref(x))
+        y = torch.randn(2, 5, 4, 7)
+        assert torch.equal(layer(y), ref(y))
