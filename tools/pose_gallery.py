@@ -3,7 +3,7 @@
     python tools/pose_gallery.py CONFIG CHECKPOINT [CONFIG CHECKPOINT ...] \\
         [--names binary real] [--num 8] [--scale 4] [--out work_dirs/gallery.png]
 
-One row per model plus a first row with the ground truth, ``--num`` images of the config's
+``CHECKPOINT`` may be ``none`` (random weights). One row per model plus a first row with the ground truth, ``--num`` images of the config's
 validation set (evenly spaced), each enlarged ``--scale`` times so that the skeleton can be
 seen on the figure. Predictions come from MMPose's ``inference_topdown`` with the annotated
 person box (centre, scale * 200 * 1.25, as ``MpiiDataset``). Joints that the annotation marks
@@ -83,7 +83,8 @@ def main(argv=None) -> str:
     cfgs = [load_config(c) for c, _ in pairs]
     samples = load_val(cfgs[0])
     idx = np.linspace(0, len(samples) - 1, args.num).round().astype(int)
-    models = [init_model(cfg, ckpt, device='cpu') for cfg, (_, ckpt) in zip(cfgs, pairs)]
+    models = [init_model(cfg, None if ckpt == 'none' else ckpt, device='cpu')
+              for cfg, (_, ckpt) in zip(cfgs, pairs)]
     meta = models[0].dataset_meta
     links, colors = meta['skeleton_links'], link_colors(meta)
     rows = []
