@@ -1,9 +1,9 @@
 # Shared part of the face-alignment configs: binary HPM stacked hourglass with learned
 # scaling (as configs/pose/binary_hg_mpii.py), top-down 128x128 -> 32x32 heatmaps, MMPose's
 # face pipelines. A dataset config sets dataset_type, data_root, the annotation files,
-# num_keypoints and the NME evaluator. (The papers use 256x256 inputs and 64x64 heatmaps:
-# --cfg-options input_size="(256,256)" heatmap_size="(64,64)" codec.input_size=... or
-# edit a copy; 128 keeps CPU training short.)
+# num_keypoints and the NME evaluator. 128 keeps CPU training short; the papers use 256x256
+# inputs and 64x64 heatmaps: --cfg-options input_size="(256,256)" (tools/*.py rebind the codec
+# and pipelines; heatmap_size follows), or the configs/face/*-256x256.py configs.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/pose_short.py',
           '../_base_/models/hourglass_topdown.py']
 
