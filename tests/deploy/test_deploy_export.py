@@ -54,6 +54,8 @@ LAYER_OPTIONS = [
     dict(scale='learned', scale_shape='rank1'),
     dict(scale='learned', scale_shape='channel_spatial'),
     dict(scale='learned', weight_quantizer=dict(type='SignSTE', center='in_channels')),
+    dict(scale='learned', act_quantizer=dict(type='SmoothSign', hard=True, normalize=True),
+         weight_quantizer=dict(type='SmoothSign', hard=True, center='filter')),
     dict(scale='learned', act_scale=True),
     dict(scale='learned', latent=dict(type='SVD', rank=0.5)),
     dict(scale='learned', post_act=dict(type='ChannelPReLU')),
