@@ -31,7 +31,8 @@ from .renderer import render_colors, vertex_normals
 
 TEST_HEADS = ('toy', 'independent', 'independent_raw')
 
-__all__ = ['TEST_HEADS', 'WORD_PATTERNS', 'word_expressions', 'render_clip', 'generate_lrw_synthetic']
+__all__ = ['TEST_HEADS', 'WORD_PATTERNS', 'word_expressions', 'render_clip',
+           'generate_lrw_synthetic']
 
 #: word -> events ``(channel, centre in [0, 1], amplitude)``; channels: 0 jaw open,
 #: 1 lip stretch, 2 pucker, 3 upper-lip raise.

@@ -48,8 +48,10 @@ def config_path(run: str, suffix: str) -> str:
 
 
 def train(cfg_file: str, work_dir: str, iters: int, every: int, seed: int,
-          stage1_dir: str = None) -> float:
+          stage1_dir: str = None, batch_size: int = None) -> float:
     cfg = Config.fromfile(cfg_file)
+    if batch_size:
+        cfg.train_dataloader.batch_size = batch_size
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     cfg.train_cfg.max_iters = iters
@@ -77,6 +79,9 @@ def main(argv=None) -> dict:
     p.add_argument('--eval-every', type=int, default=100)
     p.add_argument('--suffix', default='mixed', help='config family: <stage>_faces64_<suffix>.py')
     p.add_argument('--work-dir', default=None)
+    p.add_argument('--batch-size', type=int, default=None, help='training batch (config: 16)')
+    p.add_argument('--stage1-dir', default=None,
+                   help='reuse this trained stage-1 run for every seed (only stage 2 varies)')
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     os.chdir(ROOT)
@@ -93,8 +98,10 @@ def main(argv=None) -> dict:
                    bicubic_upsampling=dict(fd_patch8=fd(bic, hr, 8), **paired_scores(bic, hr)),
                    runs={})
     for seed in a.seeds:
-        s1 = osp.join(work, f'stage1_seed{seed}')
-        secs = train(config_path('stage1', a.suffix), s1, a.stage1_iters, a.eval_every, seed)
+        s1 = a.stage1_dir or osp.join(work, f'stage1_seed{seed}')
+        secs = 0.0 if a.stage1_dir else train(config_path('stage1', a.suffix), s1,
+                                               a.stage1_iters, a.eval_every, seed,
+                                               batch_size=a.batch_size)
         g = load_trained_generator(config_path('stage1', a.suffix), s1)
         torch.manual_seed(seed)
         with torch.no_grad():
@@ -104,7 +111,7 @@ def main(argv=None) -> dict:
         for run in ('ours', 'bicubic_pairs'):
             wd = osp.join(work, f'{run}_seed{seed}')
             secs = train(config_path(run, a.suffix), wd, a.stage2_iters, a.eval_every, seed,
-                         stage1_dir=s1 if run == 'ours' else None)
+                         stage1_dir=s1 if run == 'ours' else None, batch_size=a.batch_size)
             curve = {}
             for ckpt in checkpoints(wd):
                 it = int(re.findall(r'iter_(\d+)', ckpt)[0])
@@ -129,7 +136,8 @@ def print_table(results: dict) -> None:
           f"FD8 {b['fd_patch8']:.4f}")
     s1 = [r['fd_patch4_to_real_lr'] for k, r in runs.items() if k.startswith('stage1')]
     print(f'stage 1 FD4 to real LR: {np.mean(s1):.4f} +- {np.std(s1):.4f} (n={len(s1)})')
-    print('\n| iteration | trained on | PSNR | SSIM | FD patch8 to HR | n |\n|---|---|---|---|---|---|')
+    print('\n| iteration | trained on | PSNR | SSIM | FD patch8 to HR | n |')
+    print('|---|---|---|---|---|---|')
     iters = sorted({int(i) for k, r in runs.items() if 'curve' in r for i in r['curve']})
     for it in iters:
         for run in ('ours', 'bicubic_pairs'):
@@ -138,7 +146,8 @@ def print_table(results: dict) -> None:
             vals = [v for v in vals if v]
             if not vals:
                 continue
-            cells = [f"{np.mean([v[m] for v in vals]):.{d}f} +- {np.std([v[m] for v in vals]):.{d}f}"
+            cells = [f'{np.mean([v[m] for v in vals]):.{d}f} +- '
+                     f'{np.std([v[m] for v in vals]):.{d}f}'
                      for m, d in (('psnr', 2), ('ssim', 4), ('fd_patch8', 4))]
             print(f'| {it} | {run} | ' + ' | '.join(cells) + f' | {len(vals)} |')
 
