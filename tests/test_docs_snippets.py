@@ -345,10 +345,11 @@ def _shell_block(rel: str, line: int, body: str, box: Optional[str]) -> None:
             else:
                 _check_static(argv, produced)
         except AssertionError as e:
-            failures.append(f'  `{cmd}`: {e}')
+            failures.append(f'`{cmd}`: {e}')
         except Exception as e:  # noqa: BLE001 -- report every command of the block
-            failures.append(f'  `{cmd}`: {type(e).__name__}: {e}')
-    assert not failures, f'{rel}:{line}:\n' + '\n'.join(failures)
+            failures.append(f'`{cmd}`: {type(e).__name__}: {e}')
+    # one line, so that the summary of `pytest -ra` shows the whole reason
+    assert not failures, f'{rel}:{line}: ' + ' || '.join(failures)
 
 
 
