@@ -125,6 +125,17 @@ def _plain(value: Any) -> bool:
         not isinstance(value, (tuple, list)) or all(isinstance(v, (int, float)) for v in value))
 
 
+_PLAIN_VALUES: Dict[Tuple[str, float], Dict[str, Any]] = {}
+
+
+def _plain_values(path: str) -> Dict[str, Any]:
+    """The plain top-level values of the config at ``path`` (cached by path and mtime)."""
+    key = (path, osp.getmtime(path))
+    if key not in _PLAIN_VALUES:
+        _PLAIN_VALUES[key] = {k: v for k, v in Config.fromfile(path).items() if _plain(v)}
+    return _PLAIN_VALUES[key]
+
+
 def _inherited_values(path: str, seen: Optional[Set[str]] = None) -> Dict[str, List[Any]]:
     """``{variable: [values it has in the config at path and in each of its base files]}``."""
     path = osp.abspath(path)
@@ -133,9 +144,8 @@ def _inherited_values(path: str, seen: Optional[Set[str]] = None) -> Dict[str, L
         return {}
     seen.add(path)
     values: Dict[str, List[Any]] = {}
-    for k, v in Config.fromfile(path).items():
-        if _plain(v):
-            values.setdefault(k, []).append(v)
+    for k, v in _plain_values(path).items():
+        values.setdefault(k, []).append(v)
     for base in Config._get_base_files(path):
         for k, vs in _inherited_values(osp.join(osp.dirname(path), base), seen).items():
             values.setdefault(k, []).extend(vs)
