@@ -8,9 +8,10 @@ same *seconds* of training on this machine:
    training will use; the median seconds per step of each config is its cost;
 2. the reference (first) config trains ``--iters`` iterations; every other config trains
    ``iters * cost(reference) / cost(config)``, i.e. the same seconds of computation;
-3. each run is ``tools/train.py CONFIG --cfg-options max_iters=N randomness.seed=S`` (the
-   validation points and the lr step follow ``max_iters``, configs/_base_/schedules/
-   pose_iters.py), ``--parallel`` runs at a time with ``--threads`` torch threads each;
+3. each run is ``tools/train.py CONFIG --cfg-options max_iters=N randomness.seed=S
+   val_interval=ceil(N / val_points)`` (the lr step follows ``max_iters``,
+   configs/_base_/schedules/pose_iters.py), ``--parallel`` runs at a time with ``--threads``
+   torch threads each;
 4. the learning curves (PCKh@0.5 of each validation against the training seconds measured in
    that run, validation time excluded) go to ``curves.png``, the table (mean +- std over the
    seeds) to ``table.md`` and everything to ``results.json``.
@@ -18,8 +19,7 @@ same *seconds* of training on this machine:
     python tools/benchmark_walltime.py configs/pose/binary_hg_mpii.py configs/pose/hg_mpii.py \\
         --iters 600 --seeds 0 1 2 --parallel 2 --threads 1 --work-dir work_dirs/walltime
 
-A config that is not iteration-based (no ``max_iters`` variable) gets ``train_cfg`` replaced
-by an ``IterBasedTrainLoop`` of the same shape.
+Configs must be iteration-based with a ``max_iters`` variable (the MPII pose configs are).
 """
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--threads', type=int, default=1, help='torch threads of each training')
     p.add_argument('--workers', type=int, default=1, help='dataloader workers of each training')
     p.add_argument('--rounds', type=int, default=5, help='calibration rounds')
+    p.add_argument('--val-points', type=int, default=4,
+                   help='validations per run (the learning curve; the last at the end)')
     p.add_argument('--cost', nargs='+', default=None, metavar='CONFIG=SECONDS',
                    help='skip the calibration: seconds per step of each config')
     p.add_argument('--names', nargs='+', default=None, help='row names (default: file names)')
@@ -122,6 +124,7 @@ def read_curve(work_dir: str) -> dict:
 def train(path: str, iters: int, seed: int, work_dir: str, args) -> subprocess.Popen:
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path, '--work-dir', work_dir,
            '--threads', str(args.threads), '--cfg-options', f'max_iters={iters}',
+           f'val_interval={-(-iters // args.val_points)}',
            f'randomness.seed={seed}', f'train_dataloader.num_workers={args.workers}',
            f'val_dataloader.num_workers={args.workers}',
            f'train_dataloader.persistent_workers={args.workers > 0}',
