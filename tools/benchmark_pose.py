@@ -117,6 +117,13 @@ def train_and_eval(name: str, cfg: Config, args) -> dict:
     if args.val_subset:
         cfg.val_dataloader.dataset.indices = args.val_subset
     cfg.test_dataloader = cfg.val_dataloader
+    if it == 0:  # the untrained network (its init_cfg applied): the chance level
+        cfg.train_cfg = cfg.train_dataloader = cfg.optim_wrapper = cfg.param_scheduler = None
+        runner = Runner.from_cfg(cfg)
+        runner.model.init_weights()
+        metrics = {k: float(v) for k, v in runner.val().items()}
+        metrics['PCKh'] = metrics.get('PCK')
+        return dict(train_s=0.0, **metrics)
     runner = Runner.from_cfg(cfg)
     start = time.time()
     runner.train()  # validates once, at the last iteration
@@ -147,7 +154,8 @@ def parse_args(argv=None):
     from mmengine.config import DictAction
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--only', nargs='+', choices=sorted(ENTRIES), help='subset of entries')
-    p.add_argument('--iters', type=int, default=300, help='training iterations per model')
+    p.add_argument('--iters', type=int, default=300,
+                   help='training iterations per model (0: evaluate the untrained network)')
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--workers', type=int, default=1)
     p.add_argument('--seed', type=int, default=0)
