@@ -46,6 +46,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.cfg_options is not None:
         merge_cfg_options(cfg, args.cfg_options)
     check_data_roots(cfg)
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') == 'ProgressHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='ProgressHook')]  # a bar over the test batches
     return cfg
 
 

@@ -28,14 +28,19 @@ default_hooks = dict(logger=dict(interval=1))
     return str(path)
 
 
-def test_face_config_trains_evaluates_and_resumes(tmp_path, repo_root, shared_data):
+def test_face_config_trains_evaluates_and_resumes(tmp_path, repo_root, shared_data, capsys,
+                                                  monkeypatch):
     cfg = _face_cfg(tmp_path, repo_root, shared_data)
     work = str(tmp_path / 'work')
     train_tool.main([cfg, '--work-dir', work])
     ckpt = osp.join(work, 'epoch_1.pth')
     assert osp.isfile(ckpt), os.listdir(work)
+    assert osp.isfile(osp.join(work, 'curves.png'))  # the default runtime draws the curves
+    capsys.readouterr()
+    monkeypatch.setenv('PROGRESS', 'bar')
     metrics = test_tool.main([cfg, ckpt, '--work-dir', work])
     assert metrics['NME'] > 0
+    assert 'test: 100%' in capsys.readouterr().err  # tools/test.py shows a progress bar
     runner = train_tool.main([cfg, '--work-dir', work, '--resume',
                               '--cfg-options', 'train_cfg.max_epochs=2'])
     assert runner.epoch == 2 and runner.iter == 2  # continued: one iteration per epoch
