@@ -7,4 +7,5 @@ _base_ = ['./binary_hg_mpii.py']
 input_size = (256, 256)
 num_stacks = 1
 model = dict(backbone=dict(depth=4, channels=256, stem_channels=(64, 128),
+                           stem_pool_first=False,
                            hourglass=dict(level_channels=None)))

@@ -4,5 +4,6 @@ _base_ = ['./binary_hg_lsp.py']
 input_size = (256, 256)
 num_stacks = 8
 model = dict(backbone=dict(depth=4, channels=256, stem_channels=(64, 128),
+                           stem_pool_first=False,
                            block=dict(_delete_=True, type='PreActBottleneck'),
                            hourglass=dict(level_channels=None)))

@@ -8,4 +8,5 @@ _base_ = ['./hg_mpii.py']
 input_size = (256, 256)
 num_stacks = 8
 model = dict(backbone=dict(depth=4, channels=256, stem_channels=(64, 128),
+                           stem_pool_first=False,
                            hourglass=dict(level_channels=None)))

@@ -46,6 +46,7 @@ def test_paper_config_resolves_builds_and_runs(path):
     bb = cfg.model.backbone
     assert (bb.depth, bb.channels, bb.num_stacks, cfg.model.head.num_stacks) == (
         4, 256, stacks, stacks)
+    assert not bb.get('stem_pool_first', False)  # the papers' stem: first block at H/2
     model = MODELS.build(cfg.model).eval()
     k = bb.out_channels
     with torch.no_grad():
