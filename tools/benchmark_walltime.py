@@ -53,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--cost', nargs='+', default=None, metavar='CONFIG=SECONDS',
                    help='skip the calibration: seconds per step of each config')
     p.add_argument('--names', nargs='+', default=None, help='row names (default: file names)')
+    p.add_argument('--reuse', action='store_true',
+                   help='keep the runs already finished in the work dir (continue a benchmark)')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='extra key=value overrides passed to every training')
     p.add_argument('--work-dir', default='work_dirs/benchmark_walltime')
@@ -134,9 +136,17 @@ def train(path: str, iters: int, seed: int, work_dir: str, args) -> subprocess.P
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
+def _complete(job: tuple) -> bool:
+    """Whether ``job``'s work dir holds a finished run (its last validation at the end)."""
+    try:
+        return read_curve(job[4])['points'][-1][0] == job[2]
+    except (FileNotFoundError, ValueError):
+        return False
+
+
 def run_all(jobs: list, args) -> None:
     """Run ``(name, path, iters, seed, work_dir)`` jobs, ``args.parallel`` at a time."""
-    pending, running = list(jobs), []
+    pending, running = [j for j in jobs if not (args.reuse and _complete(j))], []
     while pending or running:
         while pending and len(running) < args.parallel:
             job = pending.pop(0)
