@@ -55,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--names', nargs='+', default=None, help='row names (default: file names)')
     p.add_argument('--reuse', action='store_true',
                    help='keep the runs already finished in the work dir (continue a benchmark)')
+    p.add_argument('--report-only', action='store_true',
+                   help='train nothing: tabulate the finished runs in the work dir (a row '
+                   'lists the seeds it has)')
     p.add_argument('--cfg-options', nargs='+', default=[],
                    help='extra key=value overrides passed to every training')
     p.add_argument('--work-dir', default='work_dirs/benchmark_walltime')
@@ -169,13 +172,14 @@ def summarise(rows: list) -> str:
             return f'{values[0]:.1f}'
         return f'{statistics.mean(values):.1f} +- {statistics.stdev(values):.1f}'
     lines = ['| model | s/iter (calibrated) | iterations | train s (measured) | PCKh@0.5 | '
-             'per seed |', '|---|---|---|---|---|---|']
+             'per seed (seeds) |', '|---|---|---|---|---|---|']
     for r in rows:
         pck = [run['final']['PCK'] for run in r['runs']]
         secs = [run['train_s'] for run in r['runs']]
         lines.append(f"| {r['name']} | {r['cost']:.3f} | {r['iters']} | "
                      f"{statistics.mean(secs):.0f} | {ms(pck)} | "
-                     f"{', '.join(f'{p:.1f}' for p in pck)} |")
+                     f"{', '.join(f'{p:.1f}' for p in pck)} "
+                     f"({', '.join(str(run['seed']) for run in r['runs'])}) |")
     return '\n'.join(lines)
 
 
@@ -223,10 +227,13 @@ def main(argv=None) -> list:
     jobs = [(r['name'], r['config'], r['iters'], seed,
              osp.join(args.work_dir, r['name'], f'seed{seed}'))
             for seed in args.seeds for r in rows]
-    run_all(jobs, args)
+    if args.report_only:
+        jobs = [j for j in jobs if _complete(j)]
+    else:
+        run_all(jobs, args)
     for r in rows:
-        r['runs'] = [dict(seed=s, **read_curve(osp.join(args.work_dir, r['name'], f'seed{s}')))
-                     for s in args.seeds]
+        r['runs'] = [dict(seed=j[3], **read_curve(j[4])) for j in jobs if j[0] == r['name']]
+    rows = [r for r in rows if r['runs']]
     budget = (f'budget: {args.iters} iterations of {names[0]} = {args.iters * ref:.0f} s of '
               f'calibrated training; {args.threads} thread(s) per run, {args.parallel} run(s) '
               f'at a time; seeds {args.seeds}')

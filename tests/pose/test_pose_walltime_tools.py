@@ -43,7 +43,7 @@ def test_budgets_equal_seconds_and_table(tmp_path, monkeypatch):
                     '--work-dir', str(tmp_path / 'w')])
     assert sorted(set((n, i) for n, i, _ in started)) == [('a', 100), ('b', 60)]
     table = open(tmp_path / 'w' / 'table.md').read()
-    assert '| a | 0.300 | 100 |' in table and '11.0 +- 1.0 | 10.0, 11.0, 12.0' in table
+    assert '| a | 0.300 | 100 |' in table and '11.0 +- 1.0 | 10.0, 11.0, 12.0 (0, 1, 2)' in table
     assert '| b | 0.500 | 60 |' in table and '12.0 +- 1.0' in table
     assert osp.getsize(tmp_path / 'w' / 'curves.png') > 1000
     assert [len(r['runs']) for r in rows] == [3, 3]
@@ -66,3 +66,15 @@ def test_gallery_draws_the_ground_truth_skeleton(tmp_path, mpii_tiny, repo_root)
     mx, my = int(round((x7 + x8) / 2 * 3)), 36 + int(round((y7 + y8) / 2 * 3))
     patch = img[my - 2:my + 3, mx - 2:mx + 3].reshape(-1, 3)
     assert any(np.abs(p.astype(int) - (60, 200, 60)).max() < 40 for p in patch)
+
+
+def test_report_only_tabulates_the_finished_seeds(tmp_path):
+    for seed, pck in ((0, 30.0), (2, 34.0)):  # seed 1 never finished
+        _scalars(tmp_path / 'a' / f'seed{seed}' / 'x' / 'vis_data' / 'scalars.json',
+                 [dict(loss=1.0, time=1.0, step=40), dict(PCK=pck, step=40)])
+    _scalars(tmp_path / 'a' / 'seed1' / 'x' / 'vis_data' / 'scalars.json',
+             [dict(loss=1.0, time=1.0, step=20), dict(PCK=99.0, step=20)])
+    rows = wt.main(['cfg_a.py', '--names', 'a', '--iters', '40', '--cost', 'cfg_a.py=0.5',
+                    '--seeds', '0', '1', '2', '--report-only', '--work-dir', str(tmp_path)])
+    assert [run['seed'] for run in rows[0]['runs']] == [0, 2]
+    assert '32.0 +- 2.8 | 30.0, 34.0 (0, 2)' in open(tmp_path / 'table.md').read()
