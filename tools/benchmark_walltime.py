@@ -106,7 +106,8 @@ def read_curve(work_dir: str) -> dict:
     """PCKh of every validation of a run against its cumulative training seconds.
 
     mmengine's scalars.json holds, every ``LoggerHook.interval`` iterations, the mean
-    iteration time of the window; the training seconds up to a step are their sum.
+    iteration time of the window; the training seconds up to a step are their sum. A point's
+    step is the last logged training step before the validation.
     """
     files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not files:
@@ -118,8 +119,8 @@ def read_curve(work_dir: str) -> dict:
             if 'loss' in rec and 'time' in rec:
                 train_s += rec['time'] * (rec['step'] - last_step)
                 last_step = rec['step']
-            elif 'PCK' in rec:
-                points.append((rec['step'], round(train_s, 2), rec['PCK']))
+            elif 'PCK' in rec:  # validation records carry the epoch (0) as their step
+                points.append((last_step, round(train_s, 2), rec['PCK']))
                 final = {k: v for k, v in rec.items() if 'PCK' in k}
     if not points:
         raise ValueError(f'{files[-1]} holds no validation (PCK) record')
@@ -140,9 +141,11 @@ def train(path: str, iters: int, seed: int, work_dir: str, args) -> subprocess.P
 
 
 def _complete(job: tuple) -> bool:
-    """Whether ``job``'s work dir holds a finished run (its last validation at the end)."""
+    """Whether ``job``'s work dir holds a finished run: its last checkpoint and a curve."""
+    if not osp.isfile(osp.join(job[4], f'iter_{job[2]}.pth')):
+        return False
     try:
-        return read_curve(job[4])['points'][-1][0] == job[2]
+        return bool(read_curve(job[4])['points'])
     except (FileNotFoundError, ValueError):
         return False
 

@@ -17,8 +17,8 @@ def _scalars(path, recs):
 def test_curve_sums_logged_iteration_times(tmp_path):
     # logger every 10 iterations; 'time' is the mean iteration time of the window
     recs = [dict(loss=1.0, time=0.5, step=10), dict(loss=0.9, time=0.7, step=20),
-            dict(PCK=12.0, step=20), dict(loss=0.8, time=1.0, step=30),
-            dict(PCK=20.5, **{'Head PCK': 30.0}, step=30)]
+            dict(PCK=12.0, step=0), dict(loss=0.8, time=1.0, step=30),
+            dict(PCK=20.5, **{'Head PCK': 30.0}, step=0)]  # mmengine: val step = epoch 0
     _scalars(tmp_path / 'run' / '20260101_000000' / 'vis_data' / 'scalars.json', recs)
     curve = wt.read_curve(str(tmp_path / 'run'))
     assert curve['points'] == [(20, 12.0, 12.0), (30, 22.0, 20.5)]  # 5 + 7, then + 10 s
@@ -71,7 +71,8 @@ def test_gallery_draws_the_ground_truth_skeleton(tmp_path, mpii_tiny, repo_root)
 def test_report_only_tabulates_the_finished_seeds(tmp_path):
     for seed, pck in ((0, 30.0), (2, 34.0)):  # seed 1 never finished
         _scalars(tmp_path / 'a' / f'seed{seed}' / 'x' / 'vis_data' / 'scalars.json',
-                 [dict(loss=1.0, time=1.0, step=40), dict(PCK=pck, step=40)])
+                 [dict(loss=1.0, time=1.0, step=40), dict(PCK=pck, step=0)])
+        (tmp_path / 'a' / f'seed{seed}' / 'iter_40.pth').write_bytes(b'')
     _scalars(tmp_path / 'a' / 'seed1' / 'x' / 'vis_data' / 'scalars.json',
              [dict(loss=1.0, time=1.0, step=20), dict(PCK=99.0, step=20)])
     rows = wt.main(['cfg_a.py', '--names', 'a', '--iters', '40', '--cost', 'cfg_a.py=0.5',
