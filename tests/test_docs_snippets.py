@@ -63,7 +63,9 @@ SHORT = [r'tools/generate_data\.py --list\b',
          r'tools/export_binary\.py \S+ --random-init\b']
 #: python blocks not executed (too long for a test): (file, text in the block, why)
 LONG_PYTHON = [('docs/datasets.md', "('mpii_synthetic')('data/mpii_embedded'",
-                'writes the 4500-image embedded set')]
+                'writes the 4500-image embedded set'),
+               ('docs/tensor.md', 'factorize(model, dict(type=', 'decomposes two whole '
+                'ResNet-18s with ALS/HOOI (minutes; issue 16 item 7)')]
 PLACEHOLDER = re.compile(r'^(CONFIG|CHECKPOINT|CKPT|NPROC|DIR|\.\.\.|k=v)$|^\[')
 
 
