@@ -272,8 +272,10 @@ def _check_static(argv: List[str], produced: _Produced) -> None:
         if osp.basename(script) == 'train.py':
             produced.add_training(config, args, cfg)
     out = getattr(ns, 'out', None)
-    for a in args:
-        if a.startswith('-') or a in configs or a == out or a == script:
+    outputs = {v for k, v in vars(ns).items() if isinstance(v, str) and (
+        k.startswith('out') or k == 'side_by_side')}
+    for a in args:  # outputs (--out, out_dir ...) are written, not read
+        if a.startswith('-') or a in configs or a in outputs or a == script:
             continue
         if re.match(r'(data|work_dirs)/', a):
             m = re.fullmatch(r'(work_dirs/.+)/((?:epoch|iter)_\d+\.pth)', a)
