@@ -5,7 +5,7 @@
 #      (configs/pose/hg_mpii.py) for the same wall-clock budget: their seconds per training
 #      step are measured interleaved, the real one gets iterations * t_binary / t_real, and the
 #      two train side by side, one core each (tools/benchmark_walltime.py); each is evaluated
-#      (PCKh@0.5, flip test) on the 500 held-out images at four points of its run;
+#      (PCKh@0.5, flip test) on the 500 held-out images at three points of its run;
 #   3. pictures: the learning curves (PCKh against training seconds, both networks) and a
 #      gallery of enlarged held-out images with both networks' skeletons (tools/pose_gallery.py);
 #   4. deploy: export the trained binary network to a packed file, its size, packed vs float
@@ -13,13 +13,14 @@
 #      (tools/deploy_check.py).
 #
 #   bash tools/main_job.sh [BINARY_CONFIG] [REAL_CONFIG] [WORK_DIR]
-#   MAIN_ITERS=600 (the binary network's iterations; the real one gets the same seconds)
+#   MAIN_ITERS=400 (the binary network's iterations; the real one gets the same seconds; 400
+#   keeps the job under 10 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BINARY=${1:-configs/pose/binary_hg_mpii.py}
 REAL=${2:-configs/pose/hg_mpii.py}
 WORK_DIR=${3:-work_dirs/main}
-ITERS=${MAIN_ITERS:-600}
+ITERS=${MAIN_ITERS:-400}
 PY=${PYTHON:-.venv/bin/python}
 DATA=data/mpii_embedded
 start=$(date +%s)
@@ -27,7 +28,7 @@ if [ ! -f "$DATA/annotations/mpii_val.json" ]; then
   "$PY" tools/generate_data.py mpii_synthetic --out "$DATA"
 fi
 "$PY" tools/benchmark_walltime.py "$BINARY" "$REAL" --names binary real --iters "$ITERS" \
-  --parallel 2 --threads 1 --rounds 8 --work-dir "$WORK_DIR"
+  --parallel 2 --threads 1 --rounds 4 --val-points 3 --work-dir "$WORK_DIR"
 ckpt() { cat "$WORK_DIR/$1/seed0/last_checkpoint"; }
 "$PY" tools/pose_gallery.py "$BINARY" "$(ckpt binary)" "$REAL" "$(ckpt real)" \
   --names "binary HPM hourglass" "real hourglass" --num 8 --out "$WORK_DIR/predictions.png"
