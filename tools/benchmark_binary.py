@@ -10,11 +10,16 @@ output multiply), for reference.
 
     python tools/benchmark_binary.py            # 128ch 64x64 b4 and 256ch 32x32 b8
     python tools/benchmark_binary.py --quick    # small shapes, few rounds (a smoke run)
-    python tools/benchmark_binary.py --threads 1 --clock cpu   # on a shared machine
+    python tools/benchmark_binary.py --threads 1 --clock thread   # on a shared machine
+
+Each round prints a progress line to stderr. ``paired`` is the median of the per-round ratios
+(robust to a load change between rounds); the ``*_unfused`` variants (not run by default) are
+the two-node sign-then-conv form that ``BinaryConv2d`` used before the fused sign + conv.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import os.path as osp
 import random
 import statistics
@@ -39,7 +44,11 @@ VARIANTS = {
     'rank1': dict(scale='learned', scale_shape='rank1'),
     'channel_spatial': dict(scale='learned', scale_shape='channel_spatial'),
     'naive': 'naive',
+    # the two-node form (SignSTE, then conv) the fused sign + conv replaced, for comparison
+    'channel_unfused': dict(scale='learned', scale_shape='channel', fuse_sign=False),
+    'chw_unfused': dict(scale='learned', scale_shape='chw', fuse_sign=False),
 }
+DEFAULT_VARIANTS = [v for v in VARIANTS if not v.endswith('_unfused')]
 
 
 class NaiveBinaryConv(nn.Conv2d):
@@ -63,10 +72,14 @@ def build(name: str, c: int, size: int) -> nn.Module:
         return nn.Conv2d(c, c, 3, padding=1, bias=False)
     if spec == 'naive':
         return NaiveBinaryConv(c, c)
-    return BinaryConv2d(c, c, 3, padding=1, bias=False, out_size=(size, size), **spec)
+    spec = dict(spec)
+    fuse = spec.pop('fuse_sign', True)
+    layer = BinaryConv2d(c, c, 3, padding=1, bias=False, out_size=(size, size), **spec)
+    layer.fuse_sign = fuse
+    return layer
 
 
-CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time, 'thread': time.thread_time}
 CLOCK = time.perf_counter
 
 
@@ -88,6 +101,7 @@ def bench(c: int, size: int, batch: int, rounds: int, warmup: int, variants, see
     g = torch.randn(batch, c, size, size)
     times = {v: [] for v in variants}
     rng = random.Random(seed)
+    start = time.perf_counter()
     for r in range(warmup + rounds):
         order = list(variants)
         rng.shuffle(order)
@@ -95,8 +109,15 @@ def bench(c: int, size: int, batch: int, rounds: int, warmup: int, variants, see
             dt = step(layers[v], x, g)
             if r >= warmup:
                 times[v].append(dt)
+        label = f'warm-up {r + 1}/{warmup}' if r < warmup else f'round {r - warmup + 1}/{rounds}'
+        print(f'  [{c} ch {size}x{size} b{batch}] {label} done, '
+              f'{time.perf_counter() - start:.0f} s', file=sys.stderr, flush=True)
     med = {v: statistics.median(ts) for v, ts in times.items()}
-    return med
+    # the median over rounds of each round's ratio to that round's float time: a load change
+    # between rounds cancels out
+    paired = {v: statistics.median(t / f for t, f in zip(ts, times['float']))
+              for v, ts in times.items()}
+    return med, paired
 
 
 def main(argv=None):
@@ -105,10 +126,13 @@ def main(argv=None):
     p.add_argument('--rounds', type=int, default=None)
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--threads', type=int, default=None, help='torch threads (default: torch)')
-    p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument('--variants', nargs='+', default=DEFAULT_VARIANTS, choices=list(VARIANTS))
     p.add_argument('--clock', choices=list(CLOCKS), default='wall',
-                   help='wall time (quiet machine), or process CPU time (a shared machine: '
-                   'excludes time the process waits for a core; use with --threads 1)')
+                   help='wall time (quiet machine), process CPU time, or the thread\'s CPU '
+                   'time (a shared machine: excludes time the process waits for a core; use '
+                   'cpu/thread with --threads 1)')
+    p.add_argument('--shapes', nargs='+', default=None, metavar='C,SIZE,BATCH',
+                   help='shapes to run (default: 128,64,4 256,32,8)')
     args = p.parse_args(argv)
     global CLOCK
     CLOCK = CLOCKS[args.clock]
@@ -117,18 +141,24 @@ def main(argv=None):
     if 'float' not in args.variants:
         args.variants = ['float'] + args.variants
     shapes = [(32, 32, 2)] if args.quick else [(128, 64, 4), (256, 32, 8)]
+    if args.shapes:
+        shapes = [tuple(int(v) for v in shape.split(',')) for shape in args.shapes]
     rounds = args.rounds or (5 if args.quick else 30)
+    load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, '
-          f'{rounds} rounds (+{args.warmup} warm-up), interleaved; '
-          f'ratio = median / median(float)')
+          f'{rounds} rounds (+{args.warmup} warm-up), interleaved; load average {load}; '
+          f'ratio = median / median(float); paired = median over rounds of the round\'s ratio')
     results = {}
     for c, size, batch in shapes:
-        med = bench(c, size, batch, rounds, args.warmup, args.variants)
+        med, paired = bench(c, size, batch, rounds, args.warmup, args.variants)
         results[(c, size, batch)] = med
         print(f'\n3x3 conv, {c} channels, {size}x{size}, batch {batch} (forward + backward)')
-        print(f'| variant | median ms | ratio to float |\n|---|---:|---:|')
+        print(f'| variant | median ms | ratio to float | paired ratio |\n|---|---:|---:|---:|')
         for v in args.variants:
-            print(f'| {v} | {med[v] * 1e3:.1f} | {med[v] / med["float"]:.3f} |')
+            print(f'| {v} | {med[v] * 1e3:.1f} | {med[v] / med["float"]:.3f} | '
+                  f'{paired[v]:.3f} |')
+    load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
+    print(f'\nload average at the end: {load}')
     return results
 
 

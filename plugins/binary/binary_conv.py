@@ -29,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from .activations import build_post_activation
 from .latent import build_latent
-from .quantizers import build_quantizer, sign_bit
+from .quantizers import build_quantizer, sign_bit, ste_grad, ste_saved
 from .scaling import (FixedScale, LearnedScale, NoScale, XNORScale, activation_factor,
                       build_scaling)
 
@@ -65,6 +66,48 @@ class _ScaleOutput(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum((0, 2, 3))
         return grad_y, grad_s, grad_b
+
+
+class _SignConv2d(torch.autograd.Function):
+    """``conv2d(sign_bit(x), weight, bias)`` whose backward gives ``x`` the clipped
+    straight-through gradient, as one autograd node (training path of :class:`BinaryConv2d`
+    when its activation quantiser reports :meth:`~plugins.binary.SignSTE.fused_ste`).
+
+    The values are those of the two-node form ``conv2d(SignSTE(x), ...)`` (same aten ops:
+    ``copysign``, ``convolution``, ``convolution_backward``, ``hardtanh_backward``); what is
+    saved is that the straight-through mask is applied *in place* to the input gradient the
+    convolution backward has just allocated (no second input-sized tensor, no page faults on
+    a fresh allocation) and one autograd node and Python call less. Device agnostic.
+
+    Shapes: x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O, ) or None ->
+    (N, O, H_out, W_out).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],  # type: ignore
+                clip: Optional[float], save_mask: bool, stride, padding, dilation,
+                groups: int) -> Tensor:
+        xb = sign_bit(x)
+        ctx.geometry = (stride, padding, dilation, groups)
+        ctx.clip, ctx.save_mask = clip, save_mask
+        ctx.bias_sizes = None if bias is None else [bias.shape[0]]
+        saved = ste_saved(x, clip, save_mask) if ctx.needs_input_grad[0] else None
+        ctx.save_for_backward(xb, weight, saved)
+        return F.conv2d(xb, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        xb, weight, saved = ctx.saved_tensors
+        stride, padding, dilation, groups = ctx.geometry
+        need = ctx.needs_input_grad
+        mask = [need[0], need[1], ctx.bias_sizes is not None and need[2]]
+        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
+            grad, xb, weight, ctx.bias_sizes, stride, padding, dilation, False, [0, 0],
+            groups, mask)
+        if grad_x is not None:  # freshly allocated by convolution_backward: ours to modify
+            grad_x = ste_grad(grad_x, saved, ctx.clip, ctx.save_mask, inplace=True)
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None
 
 
 class _BinaryMixin:
@@ -267,13 +310,37 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
                     groups=self.groups, padding_mode=self.padding_mode)
 
+    #: training computes sign + conv as one autograd node where the activation quantiser
+    #: allows it (:class:`_SignConv2d`; same values); False forces the two-node form
+    fuse_sign: bool = True
+
+    def _fused_ste(self) -> Optional[Tuple[Optional[float], bool]]:
+        """``(clip, save_mask)`` if the activation sign can be fused into the conv, else None."""
+        if (not self.fuse_sign or self.binary_mix < 1.0 or self.act_quantizer is None
+                or self.padding_mode != 'zeros' or isinstance(self.padding, str)):
+            return None
+        fused = getattr(self.act_quantizer, 'fused_ste', None)
+        return None if fused is None else fused()
+
+    def _binary_conv(self, x: Tensor, xq: Optional[Tensor],
+                     ste: Optional[Tuple[Optional[float], bool]], wq: Tensor,
+                     bias: Optional[Tensor]) -> Tensor:
+        """``conv(xq, wq) + bias``, or with ``xq=None`` the fused ``conv(sign(x), wq)``."""
+        if xq is None:
+            return _SignConv2d.apply(x, wq, bias, ste[0], ste[1], self.stride, self.padding,
+                                     self.dilation, self.groups)
+        return self._conv_forward(xq, wq, bias)
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, C, H, W) -> (N, O, H_out, W_out); see the module docstring for the order."""
-        xq = self._mix(self.act_quantizer, x)
+        if not self.training:
+            xq = self._mix(self.act_quantizer, x)
+            w = self.real_weight()
+            return self._eval_forward(x, xq, w, self._mix(self.weight_quantizer, w))
+        ste = self._fused_ste()
+        xq = None if ste is not None else self._mix(self.act_quantizer, x)
         w = self.real_weight()
         wq = self._mix(self.weight_quantizer, w)
-        if not self.training:
-            return self._eval_forward(x, xq, w, wq)
         per_channel = isinstance(self.scaling, (XNORScale, NoScale)) or (
             isinstance(self.scaling, LearnedScale) and self.scaling.shape == 'channel') or (
                 isinstance(self.scaling, FixedScale) and self.scaling.scale.shape[1:] == (1, 1))
@@ -281,9 +348,9 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
             s = self._scale(w, None)
             if s is not None:
                 wq = wq * s.view(-1, 1, 1, 1)
-            y = self._conv_forward(xq, wq, self.bias)
+            y = self._binary_conv(x, xq, ste, wq, self.bias)
         else:
-            y = self._conv_forward(xq, wq, None)
+            y = self._binary_conv(x, xq, ste, wq, None)
             s = self._scale(w, tuple(y.shape[-2:]))
             if self.act_scale:
                 if s is not None:

@@ -27,7 +27,7 @@ that reads sign bits computes.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +55,39 @@ def sign_bit(x: Tensor) -> Tensor:
     return torch.copysign(one, x)
 
 
+def ste_saved(x: Tensor, clip: Optional[float], save_mask: bool) -> Optional[Tensor]:
+    """What the clipped straight-through backward needs of the input ``x``: nothing
+    (``clip=None``), ``x`` itself (no copy; fastest) or a 1-byte mask ``|x| < clip``."""
+    if clip is None:
+        return None
+    return torch.lt(x.abs(), clip) if save_mask else x
+
+
+def ste_grad(grad: Tensor, saved: Optional[Tensor], clip: Optional[float], save_mask: bool,
+             inplace: bool = False) -> Tensor:
+    """The clipped straight-through gradient ``grad * 1{|x| < clip}`` from :func:`ste_saved`.
+
+    One elementwise pass (``hardtanh_backward``, or a multiply by the saved mask).
+
+    Args:
+        grad: gradient w.r.t. the sign's output, any shape.
+        saved: :func:`ste_saved`'s result for the same ``clip``/``save_mask``.
+        inplace: write the result into ``grad`` (only for a gradient the caller owns, e.g.
+            one it has just computed; an incoming autograd gradient may be shared).
+
+    Returns:
+        Tensor of ``grad``'s shape (``grad`` itself when ``clip`` is None or ``inplace``).
+    """
+    if clip is None:
+        return grad
+    if save_mask:
+        return grad.mul_(saved) if inplace else grad * saved
+    if inplace:
+        return torch.ops.aten.hardtanh_backward.grad_input(grad, saved, -clip, clip,
+                                                           grad_input=grad)
+    return torch.ops.aten.hardtanh_backward(grad, saved, -clip, clip)
+
+
 class _SignSTEFunction(torch.autograd.Function):
     """sign forward; backward ``grad * 1{|x| < clip}`` (the derivative of ``clip *
     hardtanh(x / clip)``), one fused elementwise pass each way."""
@@ -64,8 +97,7 @@ class _SignSTEFunction(torch.autograd.Function):
                 save_mask: bool) -> Tensor:
         ctx.clip, ctx.save_mask = clip, save_mask
         if clip is not None and ctx.needs_input_grad[0]:
-            # the input itself (no copy; fastest) or a 1-byte boolean mask (least memory)
-            ctx.save_for_backward(torch.lt(x.abs(), clip) if save_mask else x)
+            ctx.save_for_backward(ste_saved(x, clip, save_mask))
         return sign_bit(x)
 
     @staticmethod
@@ -73,9 +105,7 @@ class _SignSTEFunction(torch.autograd.Function):
         if ctx.clip is None:
             return grad, None, None
         saved, = ctx.saved_tensors
-        if ctx.save_mask:
-            return grad * saved, None, None
-        return torch.ops.aten.hardtanh_backward(grad, saved, -ctx.clip, ctx.clip), None, None
+        return ste_grad(grad, saved, ctx.clip, ctx.save_mask), None, None
 
 
 class _ApproxSignFunction(torch.autograd.Function):
@@ -150,6 +180,13 @@ class SignSTE(_Centred):
 
     def forward(self, x: Tensor) -> Tensor:
         return _SignSTEFunction.apply(self.centre(x), self.clip, self.save_mask)
+
+    def fused_ste(self) -> Optional[Tuple[Optional[float], bool]]:
+        """``(clip, save_mask)`` when this quantiser is exactly ``sign_bit`` forward and the
+        clipped straight-through backward of its input (no centring), so that a layer may
+        compute it inside its own autograd function (:class:`~plugins.binary.BinaryConv2d`
+        does: no separate sign node, the gradient masked in place); ``None`` otherwise."""
+        return None if self.center is not None else (self.clip, self.save_mask)
 
     def extra_repr(self) -> str:
         return f'clip={self.clip}, save_mask={self.save_mask}, center={self.center!r}'
@@ -246,6 +283,13 @@ class SmoothSign(_Centred):
         if self.binary:
             return _SignSTEFunction.apply(z, self.clip, False)
         return SMOOTH_FUNCTIONS[self.fn](z * self.k)
+
+    def fused_ste(self) -> Optional[Tuple[Optional[float], bool]]:
+        """``(clip, False)`` once hard, without centring or normalisation (then the forward
+        is :class:`SignSTE`'s); ``None`` otherwise (see :meth:`SignSTE.fused_ste`)."""
+        if self.binary and self.center is None and not self.normalize:
+            return self.clip, False
+        return None
 
     def extra_repr(self) -> str:
         return (f'fn={self.fn!r}, k={float(self.k):g}, hard={self.binary}, '

@@ -1,0 +1,150 @@
+"""The fused sign + conv training path of BinaryConv2d (``_SignConv2d``): same forward values and
+gradients as an explicit formula differentiated by autograd, and as the two-node form."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+import plugins  # noqa: F401
+from plugins.binary import BinaryConv2d
+
+
+def _ste_sign(t, clip):
+    """sign bit forward, gradient 1 on [-clip, clip] (clip=None: everywhere); the value is
+    exactly +-1 (``h - h.detach()`` is an exact 0)."""
+    sign = torch.where(torch.signbit(t), -1.0, 1.0).to(t.dtype)
+    h = t if clip is None else t.clamp(-clip, clip)
+    return sign + (h - h.detach())
+
+
+def _random_input(shape, clip):
+    x = torch.randn(shape) * 1.3
+    if clip is not None:  # keep clear of the clip boundary (clamp's gradient is 1 there)
+        x[(x.abs() - clip).abs() < 1e-3] = 0.5
+    x.view(-1)[:4] = torch.tensor([0.0, -0.0, 1e-30, -1e-30])  # sign bits of zeros, tiny
+    return x
+
+
+def _scale_ref(layer, leaves):
+    """Output scale from the leaf copies, written out per scale kind."""
+    sc, w = layer.scaling, leaves['weight']
+    kind = type(sc).__name__
+    if kind == 'NoScale':
+        return None, True
+    if kind == 'XNORScale':
+        return w.abs().flatten(1).mean(1).view(-1, 1, 1), True
+    if sc.shape == 'channel':
+        return leaves['scaling.alpha'].view(-1, 1, 1), True
+    if sc.shape == 'chw':
+        return leaves['scaling.gamma'], False
+    a = leaves['scaling.alpha'].view(-1, 1, 1)
+    if sc.shape == 'channel_spatial':
+        return a * leaves['scaling.beta'].unsqueeze(0), False
+    return a * leaves['scaling.beta'].view(1, -1, 1) * leaves['scaling.gamma'].view(1, 1, -1), \
+        False
+
+
+SCALES = [dict(scale='none'), dict(scale='xnor'), dict(scale='learned'),
+          dict(scale='learned', scale_shape='chw'), dict(scale='learned', scale_shape='rank1'),
+          dict(scale='learned', scale_shape='channel_spatial')]
+GEOMETRIES = [dict(padding=1), dict(padding=2, stride=2, dilation=2), dict(groups=2)]
+QUANTISERS = [dict(type='SignSTE'), dict(type='SignSTE', clip=0.7, save_mask=True),
+              dict(type='SignSTE', clip=None)]
+
+
+@pytest.mark.parametrize('spec', SCALES)
+@pytest.mark.parametrize('geometry', GEOMETRIES)
+@pytest.mark.parametrize('act_q', QUANTISERS)
+def test_fused_training_step_equals_autograd_of_the_explicit_formula(spec, geometry, act_q):
+    torch.manual_seed(0)
+    layer = BinaryConv2d(8, 6, 3, bias=True, act_quantizer=act_q, **spec, **geometry).train()
+    clip = act_q.get('clip', 1.0)
+    x = _random_input((3, 8, 9, 9), clip).requires_grad_()
+    out_size = layer(x).shape[-2:]  # resolves the spatial scales
+    with torch.no_grad():
+        for p in layer.scaling.parameters():
+            p.uniform_(0.5, 2.0)
+        layer.weight[(layer.weight.abs() - 1).abs() < 1e-3] = 0.5
+    g = torch.randn(3, 6, *out_size)
+    x.grad = None
+    y = layer(x)
+    assert type(y.grad_fn).__name__ == '_SignConv2dBackward' or not spec.get(
+        'scale_shape', 'channel') == 'channel'  # the fused node is in the graph
+    y.backward(g)
+
+    leaves = {n: p.detach().clone().requires_grad_() for n, p in layer.named_parameters()}
+    xr = x.detach().clone().requires_grad_()
+    xb = _ste_sign(xr, clip)
+    wb = _ste_sign(leaves['weight'], 1.0)
+    s, per_channel = _scale_ref(layer, leaves)
+    geo = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+               groups=layer.groups)
+    if per_channel:  # the training path folds a per-channel scale into the weights
+        ref = F.conv2d(xb, wb if s is None else wb * s.view(-1, 1, 1, 1), leaves['bias'], **geo)
+    else:
+        ref = F.conv2d(xb, wb, None, **geo) * s + leaves['bias'].view(1, -1, 1, 1)
+    ref.backward(g)
+
+    assert torch.equal(y, ref) if per_channel else torch.allclose(y, ref, rtol=1e-6, atol=0)
+    assert torch.equal(x.grad, xr.grad)  # the straight-through input gradient, bit for bit
+    assert x.grad.abs().sum() > 0
+    for name, p in layer.named_parameters():
+        exact = per_channel or name == 'weight'
+        r = leaves[name].grad
+        assert torch.equal(p.grad, r) if exact else torch.allclose(p.grad, r, rtol=1e-5,
+                                                                   atol=1e-6), name
+
+
+@pytest.mark.parametrize('spec', SCALES + [dict(act_scale=True)])
+@pytest.mark.parametrize('act_q', QUANTISERS + [dict(type='SmoothSign', hard=True)])
+def test_fused_equals_the_two_node_form_bit_for_bit(spec, act_q):
+    torch.manual_seed(1)
+    x = _random_input((2, 8, 7, 7), None)
+    layers = []
+    for fuse in (True, False):
+        torch.manual_seed(2)
+        layer = BinaryConv2d(8, 8, 3, padding=1, act_quantizer=act_q, **spec).train()
+        layer.fuse_sign = fuse
+        layers.append(layer)
+    g = torch.randn(2, 8, 7, 7)
+    results = []
+    for layer in layers:
+        xi = x.clone().requires_grad_()
+        y = layer(xi)
+        y.backward(g)
+        results.append([y, xi.grad] + [p.grad for p in layer.parameters()])
+    assert layers[0]._fused_ste() is not None and layers[1]._fused_ste() is None
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize('options', [
+    dict(padding_mode='reflect', padding=1), dict(padding='same'),
+    dict(act_quantizer=dict(type='ApproxSign')),
+    dict(act_quantizer=dict(type='SignSTE', center='in_channels')),
+    dict(act_quantizer=dict(type='SmoothSign', k=2.0)),
+    dict(act_quantizer=dict(type='SmoothSign', hard=True, normalize=True)),
+    dict(act_quantizer=None)])
+def test_quantisers_and_paddings_that_cannot_fuse_take_the_general_path(options):
+    layer = BinaryConv2d(4, 4, 3, **options).train()
+    assert layer._fused_ste() is None
+    x = torch.randn(1, 4, 6, 6, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad is not None
+
+
+def test_binary_mix_below_one_is_not_fused_and_incoming_gradient_is_not_modified():
+    layer = BinaryConv2d(4, 4, 3, padding=1).train()
+    layer.binary_mix = 0.5
+    assert layer._fused_ste() is None
+    layer.binary_mix = 1.0
+    x = torch.randn(2, 4, 5, 5, requires_grad=True)
+    y = layer(x)
+    g = torch.randn_like(y)
+    g_before = g.clone()
+    (y * 1.0).backward(g)  # MulBackward passes g on; the fused backward must not write it
+    assert torch.equal(g, g_before)
+    # an output read twice: both incoming gradients summed, input gradient twice one read's
+    x2 = x.detach().clone().requires_grad_()
+    y2 = layer(x2)
+    (y2 + y2).backward(g)
+    assert torch.allclose(x2.grad, 2 * x.grad)
