@@ -13,14 +13,14 @@
 #      (tools/deploy_check.py).
 #
 #   bash tools/main_job.sh [BINARY_CONFIG] [REAL_CONFIG] [WORK_DIR]
-#   MAIN_ITERS=400 (the binary network's iterations; the real one gets the same seconds; 400
+#   MAIN_ITERS=360 (the binary network's iterations; the real one gets the same seconds; 360
 #   keeps the job under 10 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BINARY=${1:-configs/pose/binary_hg_mpii.py}
 REAL=${2:-configs/pose/hg_mpii.py}
 WORK_DIR=${3:-work_dirs/main}
-ITERS=${MAIN_ITERS:-400}
+ITERS=${MAIN_ITERS:-360}
 PY=${PYTHON:-.venv/bin/python}
 DATA=data/mpii_embedded
 start=$(date +%s)
