@@ -16,6 +16,7 @@ from typing import Dict, List, Sequence
 import torch.nn as nn
 from mmengine.registry import MODELS
 
+from ..engine.progress import track
 from .factorized_conv import FactorizedConvNd
 from .ranks import check_factorization
 
@@ -59,6 +60,7 @@ def factorize(model: nn.Module, cfg: Dict) -> nn.Module:
             the qualified module names (``include`` defaults to all); ``keep_first_last``
             (default True: the first and last convolution in module order stay dense);
             ``decompose`` (default True). Grouped and transposed convolutions are skipped.
+            Progress is shown per layer (:mod:`plugins.engine.progress`).
 
     Returns:
         ``model``, with ``model.factorized_names`` listing the converted modules.
@@ -81,9 +83,8 @@ def factorize(model: nn.Module, cfg: Dict) -> nn.Module:
     if cfg.get('keep_first_last', True) and names:
         selected -= {names[0], names[-1]}
     converted = []
-    for name, conv in convs:
-        if name not in selected or conv.groups != 1:
-            continue
+    todo = [(n, c) for n, c in convs if n in selected and c.groups == 1]
+    for name, conv in track(todo, desc=f'factorize ({cls.__name__})', unit='layer'):
         new = cls.from_conv(conv, rank=cfg.get('rank', 0.5),
                             implementation=cfg.get('implementation', 'factorized'),
                             decompose=cfg.get('decompose', True))

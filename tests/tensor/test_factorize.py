@@ -54,3 +54,14 @@ def test_complexity_walker_reads_the_factorised_costs():
     assert report.total.real_params == sum(p.numel() for p in net.parameters())
     row = next(r for r in report.rows if r.name == '3')
     assert row.cost.flops == 64 * (8 * 3 + 3 * 9 + 3 * 8)  # 1x1 in, rank-1 3x3, 1x1 out
+
+
+def test_factorize_shows_progress_per_layer(monkeypatch, capsys):
+    import torch.nn as nn
+
+    from plugins.tensor import factorize
+    monkeypatch.setenv('PROGRESS', 'bar')
+    model = nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(5)])
+    factorize(model, dict(type='CPConv', rank=0.5, decompose=False))
+    err = capsys.readouterr().err
+    assert 'factorize (CPConv' in err and '3/3' in err  # first and last stay dense
