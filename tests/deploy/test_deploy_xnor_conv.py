@@ -1,4 +1,5 @@
 """The packed XNOR-popcount convolution against float convolutions of the signs."""
+import ctypes
 import random
 
 import pytest
@@ -6,9 +7,29 @@ import torch
 import torch.nn.functional as F
 
 from plugins.deploy import PackedBinaryConv2d, best_isa, xnor_conv2d
+from plugins.deploy.build import load_library
 from plugins.deploy.packed_conv import activation_factor
 
 ISAS = list(range(best_isa() + 1))  # every code path this CPU can run (3 = AVX-512 VPOPCNTDQ)
+
+
+@pytest.fixture(autouse=True)
+def every_layer_uses_all_threads():
+    """Small test layers would run on one thread (the kernel caps the threads by the work):
+    make threads=2 really run two, so the parallel code paths are tested."""
+    lib = load_library()
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(1))
+    yield
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))
+
+
+def test_work_per_thread_threshold_has_a_default_and_is_settable():
+    lib = load_library()
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))
+    lib.bnn_min_work_per_thread.restype = ctypes.c_longlong
+    assert lib.bnn_min_work_per_thread() >= 1 << 16
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(12345))
+    assert lib.bnn_min_work_per_thread() == 12345
 
 
 def sign_bit(x):

@@ -20,6 +20,7 @@
 //     window and their contribution popcount(w_tap) is subtracted again (tap_pop);
 //     pad_mode +1/-1 pads the signs with that constant, which is an ordinary bit.
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 #include <algorithm>
@@ -293,6 +294,35 @@ int bnn_best_isa() {
   return 0;
 }
 
+// Below this much work per thread (64-bit XNOR-popcounts, plus the packing counted as one
+// unit per 16 input values) a layer runs on fewer threads: a 256-channel 3x3 conv at 8x8
+// (0.6 M popcounts) takes ~0.1 ms on one core, less than waking a second OpenMP thread and
+// the barriers cost (quiet machine, 2 threads: 0.27 ms), and on a shared machine each
+// barrier also waits for a preempted partner. Override: $BNN_MIN_WORK_PER_THREAD.
+static int64_t g_min_work = -1;  // -1: not read yet
+
+static int64_t min_work_per_thread() {
+  if (g_min_work < 0) {
+    const char* env = std::getenv("BNN_MIN_WORK_PER_THREAD");
+    long long v = env ? std::atoll(env) : 0;
+    g_min_work = v > 0 ? (int64_t)v : (int64_t)(1 << 20);
+  }
+  return g_min_work;
+}
+
+static int threads_for_work(int nthreads, int64_t work) {
+  int64_t useful = std::max<int64_t>(1, work / min_work_per_thread());
+  return (int)std::min<int64_t>(nthreads, useful);
+}
+
+// The threshold in use; bnn_set_min_work_per_thread(v) sets it (v <= 0: back to the default
+// or $BNN_MIN_WORK_PER_THREAD; 1: every layer uses all the threads it is given, for tests).
+long long bnn_min_work_per_thread() { return (long long)min_work_per_thread(); }
+void bnn_set_min_work_per_thread(long long v) {
+  g_min_work = -1;
+  if (v > 0) g_min_work = (int64_t)v;
+}
+
 int bnn_max_threads() {
 #ifdef _OPENMP
   return omp_get_max_threads();
@@ -333,12 +363,14 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
   PackRow pack_row = pack_row_portable;
 #endif
   if (nthreads <= 0) nthreads = 1;
+  nthreads = threads_for_work(nthreads, (int64_t)N * G * OH * OW * g.OB * LANES * g.Kwords +
+                                            (int64_t)N * C * H * W / 16);
 
   // 1) pack the input signs: xp[n][grp][h][w][Cwords]
   const int64_t plane = (int64_t)H * W * g.Cwords;
   std::vector<uint64_t> xp((int64_t)N * G * plane);
   const int64_t rows_in = (int64_t)N * G * H;
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
     std::vector<uint64_t> tmp(W);
 #pragma omp for schedule(dynamic, 4)
@@ -353,7 +385,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
   const int64_t rows_out = (int64_t)N * G * OH;
   const int64_t OHW = (int64_t)OH * OW;
   const int chunk = rows_out >= 4 * nthreads ? g.OB : 1;
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
     std::vector<uint64_t> Bbuf((int64_t)OW * g.Kwords);
     std::vector<uint64_t> padmask(OW);
