@@ -12,6 +12,7 @@ from .hybrid import HybridHourglassModule
 from .iou_metric import PartIoU, confusion_matrix, iou_from_confusion
 from .layers import PreActConv, Shortcut
 from .multi_stack_head import MultiStackHeatmapHead
+from .resnet import RealStemResNet
 from .segmentation import FacePartSegmentor, MultiStackSegHead
 from .registry import HOURGLASS_MODULES, POSE_BLOCKS, build_block, build_hourglass_module
 
@@ -20,5 +21,5 @@ __all__ = [
     'HourglassModule', 'HybridHourglassModule', 'StackedHourglass',
     'MultiStackHeatmapHead', 'POSE_BLOCKS', 'HOURGLASS_MODULES', 'build_block',
     'build_hourglass_module', 'MultiStackSegHead', 'FacePartSegmentor', 'PartIoU',
-    'confusion_matrix', 'iou_from_confusion'
+    'confusion_matrix', 'iou_from_confusion', 'RealStemResNet'
 ]
