@@ -39,6 +39,10 @@ all installed by :func:`install` (called once by ``import plugins``):
    :class:`UnknownTypeError` instead: it names the bad type, the registry, and the closest
    registered names (``did you mean 'BinaryConv2d'?``). Lookups from anywhere else still
    return ``None`` as mmengine documents.
+7. **Data-loader workers exit with their trainer.** ``Runner.build_dataloader`` is wrapped
+   so that every loader with workers gets :class:`plugins.engine.worker_exit.ExitWithParent`
+   before its own ``worker_init_fn``: after ``kill -9`` of the trainer its workers get
+   ``SIGKILL`` from the kernel instead of living on.
 """
 from __future__ import annotations
 
@@ -348,6 +352,25 @@ def _install_registry_suggestions() -> None:
     Registry.get = get
 
 
+def _install_worker_exit() -> None:
+    from mmengine.runner import Runner
+    from torch.utils.data import DataLoader
+    original = Runner.build_dataloader
+    if getattr(original, '__compat_shim__', False):
+        return
+
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        loader = original(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if isinstance(loader, DataLoader) and loader.num_workers > 0:
+            from plugins.engine.worker_exit import ExitWithParent
+            loader.worker_init_fn = ExitWithParent(loader.worker_init_fn)
+        return loader
+
+    build_dataloader.__compat_shim__ = True
+    build_dataloader.__doc__ = original.__doc__
+    Runner.build_dataloader = staticmethod(build_dataloader)
+
+
 def _scalar(value: Any) -> Any:
     """A one-element array or tensor as a Python number; anything else unchanged."""
     import numpy as np
@@ -387,4 +410,5 @@ def install() -> None:
     _install_cpu_dist_launch()
     _install_numpy2_drawing()
     _install_registry_suggestions()
+    _install_worker_exit()
     _INSTALLED = True
