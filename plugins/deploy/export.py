@@ -57,6 +57,7 @@ class ExportReport:
     packed: List[str] = field(default_factory=list)
     skipped: List[Tuple[str, str]] = field(default_factory=list)
     folded_norms: List[str] = field(default_factory=list)
+    chained: List[str] = field(default_factory=list)
     binary_bits: int = 0
 
     def __str__(self) -> str:
@@ -65,6 +66,8 @@ class ExportReport:
             f'({self.binary_bits} weight bits), folded {len(self.folded_norms)} BatchNorms '
             f'into their sign packing'
         ]
+        if self.chained:
+            lines.append(f'  {len(self.chained)} blocks run as packed chains')
         lines += [f'  kept real: {n} ({why})' for n, why in self.skipped]
         return '\n'.join(lines)
 
@@ -177,7 +180,8 @@ def export_binary(model: nn.Module,
                   backend: str = 'kernel',
                   strict: bool = False,
                   report: Optional[ExportReport] = None,
-                  fold_norms: bool = True) -> nn.Module:
+                  fold_norms: bool = True,
+                  chain: bool = True) -> nn.Module:
     """Inference copy of ``model`` with every binary conv replaced by a packed layer.
 
     Args:
@@ -188,6 +192,9 @@ def export_binary(model: nn.Module,
         report: an :class:`ExportReport` to fill (packed and kept layer names).
         fold_norms: fold each eval BatchNorm that only feeds a packed conv into that conv's
             sign packing (:mod:`plugins.deploy.fold_norm`).
+        chain: run registered blocks (the HPM block) as packed chains
+            (:mod:`plugins.deploy.chain`: activations stay packed between their binary convs,
+            concatenation in place, residual and activation in the kernel's epilogue).
 
     Returns:
         the exported model (a deep copy, in eval mode).
@@ -213,4 +220,7 @@ def export_binary(model: nn.Module,
     if fold_norms:
         from .fold_norm import fold_input_norms
         report.folded_norms += fold_input_norms(out)
+    if chain and backend == 'kernel':
+        from .chain import chain_blocks
+        report.chained += chain_blocks(out)
     return out

@@ -369,6 +369,8 @@ def _load_safetensors(path, header: dict, body: bytes, model: Optional[nn.Module
     except RuntimeError as e:
         raise PackedFileError(f'{path}: the tensors do not fit the model rebuilt from the '
                               f'layer table: {str(e)[:400]}') from e
+    from .chain import chain_blocks
+    chain_blocks(rebuilt)  # runtime only: the same values, no state of its own
     return rebuilt
 
 

@@ -331,21 +331,44 @@ int bnn_max_threads() {
 #endif
 }
 
-// x: float [N, C, H, W] contiguous; wt: [G][OB][Kwords][32] uint64; tap_pop: int32 [O][KH*KW]
-// (popcount of each tap's weight bits, used for zero padding); scale, bias: float [O] or null;
-// out: float [N, O, OH, OW]; in_alpha, in_beta: float [C] or null (the input's bits are the
-// sign bits of x * in_alpha + in_beta: a folded eval BatchNorm). Returns 0 on success, a
-// negative code on bad arguments.
-int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
-               const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw, int ph,
-               int pw, int dh, int dw, int pad_mode, const float* scale, const float* bias,
-               float* out, int OH, int OW, int nthreads, int isa, const float* in_alpha,
-               const float* in_beta) {
+// What a layer of a packed chain does besides `conv * scale + bias` (all optional):
+//  * xpacked: its input is already sign-packed, [n][h][w][ceil(C/64)] words (written by the
+//    previous layer's epilogue; groups must be 1); x is then not read;
+//  * out_ctotal, out_coff: out has out_ctotal channels and this layer writes channels
+//    [out_coff, out_coff + O) (a concatenation built in place);
+//  * act_pos, act_neg [O]: post activation v > 0 ? v * act_pos : v * act_neg (PReLU:
+//    act_pos null = identity; LearnableSlope: both);
+//  * next_packed [n][oh][ow][ceil(O/64)] (zeroed by the caller): the sign bits of the next
+//    layer's input v * next_alpha + next_beta (its folded BatchNorm; null: v itself), v the
+//    activated output *before* the residual;
+//  * residual: float with out's layout, added last (out = v + residual).
+struct Fuse {
+  const uint64_t* xpacked = nullptr;
+  int out_ctotal = 0, out_coff = 0;
+  const float* act_pos = nullptr;
+  const float* act_neg = nullptr;
+  const float* next_alpha = nullptr;
+  const float* next_beta = nullptr;
+  uint64_t* next_packed = nullptr;
+  const float* residual = nullptr;
+};
+
+static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t* wt,
+                     const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw,
+                     int ph, int pw, int dh, int dw, int pad_mode, const float* scale,
+                     const float* bias, float* out, int OH, int OW, int nthreads, int isa,
+                     const float* in_alpha, const float* in_beta, const Fuse& fz) {
   if ((in_alpha == nullptr) != (in_beta == nullptr)) return -5;
   if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || O <= 0 || G <= 0 || C % G || O % G) return -1;
   if (pad_mode != 0 && pad_mode != 1 && pad_mode != -1) return -2;
   if (pad_mode == 0 && KH * KW > 64) return -3;
   if (isa < 0 || isa > 3) return -4;
+  const int ctotal = fz.out_ctotal > 0 ? fz.out_ctotal : O;
+  if (fz.out_coff < 0 || fz.out_coff + O > ctotal) return -6;
+  if ((fz.xpacked || fz.next_packed) && G != 1) return -7;
+  if ((fz.next_alpha == nullptr) != (fz.next_beta == nullptr)) return -5;
+  const bool epilogue = fz.act_neg || fz.next_packed || fz.residual;
+  const int NCw = (O + 63) / 64;  // words per position of next_packed
   Geometry g{N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode};
   g.Cg = C / G;
   g.Og = O / G;
@@ -368,9 +391,10 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
 
   // 1) pack the input signs: xp[n][grp][h][w][Cwords]
   const int64_t plane = (int64_t)H * W * g.Cwords;
-  std::vector<uint64_t> xp((int64_t)N * G * plane);
-  const int64_t rows_in = (int64_t)N * G * H;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+  std::vector<uint64_t> xp(fz.xpacked ? 0 : (int64_t)N * G * plane);
+  const uint64_t* xpd = fz.xpacked ? fz.xpacked : xp.data();
+  const int64_t rows_in = fz.xpacked ? 0 : (int64_t)N * G * H;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && rows_in > 0)
   {
     std::vector<uint64_t> tmp(W);
 #pragma omp for schedule(dynamic, 4)
@@ -391,6 +415,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
     std::vector<uint64_t> padmask(OW);
     std::vector<int32_t> nvalid(OW);
     std::vector<int64_t> tile((int64_t)LANES * (OW + PMAX));
+    std::vector<uint32_t> nbits(fz.next_packed ? OW : 0);
     int64_t built = -1;
     // dynamic: on a shared machine a preempted thread does not hold up the others; a chunk
     // of OB items is one output row (its window gather is reused) unless rows are few
@@ -400,7 +425,7 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
       int ob = it % g.OB;
       int oh = row % OH, grp = (row / OH) % G, n = row / ((int64_t)OH * G);
       if (row != built) {
-        const uint64_t* xg = xp.data() + (int64_t)(n * G + grp) * plane;
+        const uint64_t* xg = xpd + (int64_t)(n * G + grp) * plane;
         const bool aligned = g.Cg % 64 == 0;  // taps start on word boundaries: plain copies
         if (!aligned) std::fill(Bbuf.begin(), Bbuf.end(), 0ULL);
         for (int ow = 0; ow < OW; ++ow) {
@@ -453,7 +478,8 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
         const int32_t* tp = tap_pop + (int64_t)o * g.taps;
         // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
         const float sc = scale ? scale[o] : 1.f, bs = bias ? bias[o] : -0.f;
-        float* dst = out + ((int64_t)n * O + o) * OHW + (int64_t)oh * OW;
+        const int64_t at = ((int64_t)n * ctotal + fz.out_coff + o) * OHW + (int64_t)oh * OW;
+        float* dst = out + at;
         const int64_t* t = tile.data() + l;
         finish(dst, t, nvalid.data(), OW, sc, bs);
         for (int ow = 0; ow < OW; ++ow) {  // zero padding: remove the padded taps' weights
@@ -464,10 +490,73 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
           dst[ow] = static_cast<float>(nvalid[ow] - 2 * (t[(int64_t)ow * LANES] - corr)) * sc +
                     bs;
         }
+        if (epilogue) {  // the float model's order: activation, (next layer's BN), + residual
+          const float* res = fz.residual ? fz.residual + at : nullptr;
+          const float ap = fz.act_pos ? fz.act_pos[o] : 1.f, an = fz.act_neg ? fz.act_neg[o] : 1.f;
+          const float na = fz.next_alpha ? fz.next_alpha[o] : 1.f;
+          const float nb = fz.next_beta ? fz.next_beta[o] : 0.f;
+          for (int ow = 0; ow < OW; ++ow) {
+            float v = dst[ow];
+            if (fz.act_neg) v = v > 0.f ? (fz.act_pos ? v * ap : v) : v * an;
+            if (fz.next_packed) {
+              float u = fz.next_alpha ? v * na + nb : v;
+              uint32_t bitsv;
+              std::memcpy(&bitsv, &u, 4);
+              if (l == 0) nbits[ow] = 0;
+              nbits[ow] |= static_cast<uint32_t>((bitsv >> 31) ^ 1u) << l;  // 1 = +1
+            }
+            if (res) v = v + res[ow];
+            dst[ow] = v;
+          }
+        }
+      }
+      if (fz.next_packed) {  // block ob holds channels [32 ob, 32 ob + 32): 32-bit half ob
+        for (int ow = 0; ow < OW; ++ow) {
+          uint32_t* dstw = reinterpret_cast<uint32_t*>(
+              fz.next_packed + (((int64_t)n * OH + oh) * OW + ow) * NCw);
+          dstw[ob] = nl > 0 ? nbits[ow] : 0u;
+        }
       }
     }
   }
   return 0;
+}
+
+// x: float [N, C, H, W] contiguous; wt: [G][OB][Kwords][32] uint64; tap_pop: int32 [O][KH*KW]
+// (popcount of each tap's weight bits, used for zero padding); scale, bias: float [O] or null;
+// out: float [N, O, OH, OW]; in_alpha, in_beta: float [C] or null (the input's bits are the
+// sign bits of x * in_alpha + in_beta: a folded eval BatchNorm). Returns 0 on success, a
+// negative code on bad arguments.
+int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
+               const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw, int ph,
+               int pw, int dh, int dw, int pad_mode, const float* scale, const float* bias,
+               float* out, int OH, int OW, int nthreads, int isa, const float* in_alpha,
+               const float* in_beta) {
+  return conv_impl(x, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode,
+                   scale, bias, out, OH, OW, nthreads, isa, in_alpha, in_beta, Fuse());
+}
+
+// bnn_conv2d plus the chain options of struct Fuse (see there).
+int bnn_conv2d_chain(const float* x, int N, int C, int H, int W, const uint64_t* wt,
+                     const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw,
+                     int ph, int pw, int dh, int dw, int pad_mode, const float* scale,
+                     const float* bias, float* out, int OH, int OW, int nthreads, int isa,
+                     const float* in_alpha, const float* in_beta, const uint64_t* xpacked,
+                     int out_ctotal, int out_coff, const float* act_pos, const float* act_neg,
+                     const float* next_alpha, const float* next_beta, uint64_t* next_packed,
+                     const float* residual) {
+  Fuse fz;
+  fz.xpacked = xpacked;
+  fz.out_ctotal = out_ctotal;
+  fz.out_coff = out_coff;
+  fz.act_pos = act_pos;
+  fz.act_neg = act_neg;
+  fz.next_alpha = next_alpha;
+  fz.next_beta = next_beta;
+  fz.next_packed = next_packed;
+  fz.residual = residual;
+  return conv_impl(x, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode,
+                   scale, bias, out, OH, OW, nthreads, isa, in_alpha, in_beta, fz);
 }
 
 }  // extern "C"

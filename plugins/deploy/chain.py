@@ -1,0 +1,192 @@
+"""Packed chains: consecutive binary convs whose activations stay bit-packed.
+
+In the HPM block ("Hierarchical binary CNNs for landmark localization ...", Bulat &
+Tzimiropoulos) each branch reads the previous branch's output and the block returns
+``cat(branches) + shortcut(x)``. In an exported model (BatchNorm folded into each conv's
+packing) a chained block runs as one kernel call per branch:
+
+* branch ``i`` writes its float output straight into its channel slice of the block's output
+  (the concatenation is built in place, no ``torch.cat``) with the shortcut already added
+  (the residual addition is in the kernel's epilogue);
+* the same epilogue packs the sign bits of branch ``i + 1``'s input (its folded BatchNorm
+  applied to the pre-residual output) into 64-bit words, so branch ``i + 1`` never re-reads a
+  float tensor: its activations stay packed;
+* the per-channel scale, the bias and a ``ChannelPReLU`` / ``PReLU`` / ``LearnableSlope``
+  (without shifts) post activation run in the same epilogue.
+
+Every float operation is the float model's, in its order (``conv * s + b``, activation, then
+``+ residual``; ``-ffp-contract=off``), so a chained block is bit-identical to the unchained
+packed block (tested over random shapes and on an exported hourglass). Blocks declare the
+pattern through :func:`register_chain`; a block whose parts do not fit (spatial scales,
+``act_scale``, grouped convs, a norm that could not be folded, other activations, a real conv
+in a branch, the ``'torch'`` backend) keeps its ordinary forward.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .packed_conv import PackedBinaryConv2d, _isa
+
+# block class -> (attribute of the branch list, attribute of the shortcut)
+CHAIN_BLOCKS: Dict[type, Tuple[str, str]] = {}
+
+
+def register_chain(cls: type, branches: str = 'branches', shortcut: str = 'shortcut') -> type:
+    """Declare that ``cls.forward`` computes ``h_0 = x, h_i = branches[i](h_{i-1})`` and returns
+    ``cat(h_1..h_k, dim=1) + shortcut(x)`` (``shortcut(x)`` may return None: no addition)."""
+    CHAIN_BLOCKS[cls] = (branches, shortcut)
+    return cls
+
+
+def _register_defaults() -> None:
+    try:
+        from plugins.pose.hpm import HPMBlock
+    except ImportError:  # the pose package is optional for deployment
+        return
+    register_chain(HPMBlock)
+
+
+def _activation(mods: List[nn.Module], channels: int) -> Optional[Tuple]:
+    """``(act_pos, act_neg)`` tensors of a fusable post activation, ``(None, None)`` for none,
+    ``None`` when the activations cannot be fused."""
+    from plugins.binary.activations import LearnableSlope
+    acts = [m for m in mods if not isinstance(m, nn.Identity)]
+    if not acts:
+        return None, None
+    if len(acts) > 1:
+        return None
+    act = acts[0]
+    if type(act) in (nn.PReLU, ) or type(act).__name__ == 'ChannelPReLU':
+        w = act.weight.detach().float().reshape(-1)
+        return None, (w.expand(channels) if w.numel() == 1 else w).contiguous()
+    if isinstance(act, LearnableSlope) and act.b_in is None and act.b_out is None:
+        return act.pos.detach().float().contiguous(), act.neg.detach().float().contiguous()
+    return None
+
+
+def _branch_parts(branch: nn.Module) -> Optional[Tuple[PackedBinaryConv2d, Optional[Tensor],
+                                                       Optional[Tensor]]]:
+    """The packed conv and fused activation of a ``norm -> act -> conv -> post_act`` branch
+    whose norm was folded, or None."""
+    from .export import PackedWithPostAct
+    from .fold_norm import FOLDABLE_BLOCKS
+    attrs = FOLDABLE_BLOCKS.get(type(branch))
+    if attrs is None:
+        return None
+    norm, act, conv = (getattr(branch, a) for a in attrs)
+    if not (isinstance(norm, nn.Identity) and isinstance(act, nn.Identity)):
+        return None
+    post = [getattr(branch, 'post_act', nn.Identity())]
+    if isinstance(conv, PackedWithPostAct):
+        if conv.pre_pad is not None:
+            return None
+        post = list(conv)[1:] + post
+        conv = conv[0]
+    if not isinstance(conv, PackedBinaryConv2d) or conv.backend != 'kernel' or \
+            conv.act_scale or conv.scale_kind == 'spatial' or conv.groups != 1 or \
+            conv.stride != (1, 1) or conv.dilation != (1, 1) or \
+            tuple(2 * p for p in conv.padding) != tuple(k - 1 for k in conv.kernel_size):
+        return None
+    acts = _activation(post, conv.out_channels)
+    if acts is None:
+        return None
+    return (conv, ) + acts
+
+
+def chained_parts(block: nn.Module) -> Optional[list]:
+    """The per-branch ``(conv, act_pos, act_neg)`` of a registered block that can run as a
+    packed chain, else None."""
+    if not CHAIN_BLOCKS:
+        _register_defaults()
+    attrs = CHAIN_BLOCKS.get(type(block))
+    if attrs is None:
+        return None
+    parts = [_branch_parts(b) for b in getattr(block, attrs[0])]
+    if not parts or any(p is None for p in parts):
+        return None
+    for a, b in zip(parts, parts[1:]):
+        if a[0].out_channels != b[0].in_channels:
+            return None
+    return parts
+
+
+def _ptr(t: Optional[Tensor]) -> Optional[int]:
+    return None if t is None else t.data_ptr()
+
+
+def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
+    """Forward of a registered block as a packed chain (falls back to the block's own forward
+    for inputs the kernel does not take). (N, C, H, W) -> (N, sum of branch widths, H, W)."""
+    from .build import load_library
+    parts = chained_parts(block)
+    if parts is None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu':
+        return type(block).forward(block, x)
+    shortcut = getattr(block, CHAIN_BLOCKS[type(block)][1])
+    if x.shape[1] != parts[0][0].in_channels:
+        raise ValueError(f'expected {parts[0][0].in_channels} input channels, got '
+                         f'{tuple(x.shape)}')
+    x = x.contiguous()
+    residual = shortcut(x)
+    n, c, h, w = x.shape
+    total = sum(p[0].out_channels for p in parts)
+    if residual is not None:
+        if residual.shape != (n, total, h, w):
+            return type(block).forward(block, x)
+        residual = residual.float().contiguous()
+    out = torch.empty(n, total, h, w)
+    lib, isa, threads = load_library(), _isa(None), torch.get_num_threads()
+    packed: Optional[Tensor] = None
+    offset = 0
+    for i, (conv, act_pos, act_neg) in enumerate(parts):
+        nxt = parts[i + 1][0] if i + 1 < len(parts) else None
+        wt, tp = conv._kernel_buffers()
+        o = conv.out_channels
+        next_packed = None if nxt is None else torch.zeros(n, h, w, (o + 63) // 64,
+                                                           dtype=torch.int64)
+        sc = conv.scale.reshape(-1).float().contiguous() if conv.scale is not None else None
+        bs = conv.bias.float().contiguous() if conv.bias is not None else None
+        ia = ib = None
+        if packed is None and conv.in_alpha is not None:
+            ia, ib = conv.in_alpha.float().contiguous(), conv.in_beta.float().contiguous()
+        na = nb = None
+        if nxt is not None and nxt.in_alpha is not None:
+            na, nb = nxt.in_alpha.float().contiguous(), nxt.in_beta.float().contiguous()
+        (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
+        cin = conv.in_channels
+        rc = lib.bnn_conv2d_chain(
+            _ptr(x) if packed is None else None, n, cin, h, w, _ptr(wt), _ptr(tp), o, 1, kh, kw,
+            1, 1, ph, pw, 1, 1, conv.pad_value, _ptr(sc), _ptr(bs), _ptr(out), h, w, threads,
+            isa, _ptr(ia), _ptr(ib), _ptr(packed), total, offset, _ptr(act_pos), _ptr(act_neg),
+            _ptr(na), _ptr(nb), _ptr(next_packed), _ptr(residual))
+        if rc != 0:
+            raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {conv}')
+        packed, offset = next_packed, offset + o
+    return out
+
+
+def chain_blocks(model: nn.Module) -> List[str]:
+    """Make every registered block of an exported ``model`` that fits run as a packed chain
+    (its forward is replaced on the instance; parameters and buffers are unchanged).
+
+    Returns:
+        the names of the chained blocks.
+    """
+    if not CHAIN_BLOCKS:
+        _register_defaults()
+    names = []
+    for name, module in model.named_modules():
+        if type(module) in CHAIN_BLOCKS and chained_parts(module) is not None:
+            module.forward = functools.partial(chained_forward, module)
+            names.append(name)
+    return names
+
+
+def unchain_blocks(model: nn.Module) -> None:
+    """Undo :func:`chain_blocks` (the blocks run their own forward again)."""
+    for module in model.modules():
+        if isinstance(module.__dict__.get('forward'), functools.partial):
+            del module.__dict__['forward']

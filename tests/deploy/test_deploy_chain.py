@@ -1,0 +1,129 @@
+"""Packed chains (plugins/deploy/chain.py): HPM blocks whose branch activations stay packed,
+concatenated in place, with residual and post activation in the kernel's epilogue."""
+import ctypes
+import random
+
+import pytest
+import torch
+
+import plugins  # noqa: F401
+from plugins.deploy import export_binary, load_library, load_packed, save_packed
+from plugins.deploy.chain import chain_blocks, chained_parts, unchain_blocks
+from plugins.pose.hpm import HPMBlock
+
+
+@pytest.fixture
+def two_threads_everywhere():
+    """Two threads, and small layers really use both (the kernel caps threads by work)."""
+    lib, threads = load_library(), torch.get_num_threads()
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(1))
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))
+
+
+def trained_like(model, rng):
+    """Random BatchNorm statistics, signed scales and slopes (as after training)."""
+    g = torch.Generator().manual_seed(rng.randint(0, 10**6))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5, generator=g)
+                m.running_var.uniform_(0.5, 2, generator=g)
+                m.weight.uniform_(-1, 1, generator=g)
+                m.bias.uniform_(-0.3, 0.3, generator=g)
+            for name in ('alpha', 'neg', 'pos'):
+                p = getattr(m, name, None)
+                if isinstance(p, torch.nn.Parameter) and p.dim() == 1:
+                    p.uniform_(-1.5, 2, generator=g)
+    return model.eval()
+
+
+def random_block(rng):
+    cin = rng.choice([8, 20, 40, 64, 72, 130])
+    cout = rng.choice([cin, cin, 16, 44, 128, 200])
+    post = rng.choice([None, dict(type='ChannelPReLU'), dict(type='LearnableSlope')])
+    conv = dict(type='BinaryConv2d', scale=rng.choice(['learned', 'none', 'xnor']),
+                post_act=post)
+    block = HPMBlock(cin, cout, conv_cfg=conv, act_cfg=None, bias=rng.random() < 0.5)
+    return trained_like(block, rng), cin
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_random_hpm_blocks_chained_are_bit_identical(seed, two_threads_everywhere):
+    rng = random.Random(seed)
+    block, cin = random_block(rng)
+    x = torch.randn(rng.randint(1, 3), cin, rng.randint(1, 12), rng.randint(1, 12))
+    x.view(-1)[::13] = 0.0
+    packed = export_binary(block, chain=False)
+    ref = packed(x)
+    with torch.no_grad():
+        assert torch.equal(block(x), ref)  # the float binary model (folded-BN inputs: no ties)
+    assert chain_blocks(packed) == ['']
+    y = packed(x)
+    assert torch.equal(y, ref) and torch.equal(torch.signbit(y), torch.signbit(ref))
+    unchain_blocks(packed)
+    assert torch.equal(packed(x), ref)
+
+
+def test_chain_reads_packed_bits_not_the_float_branch_output(monkeypatch):
+    """The second and third convs get no float input: their x pointer is null."""
+    block, cin = random_block(random.Random(3))
+    packed = export_binary(block)
+    lib = load_library()
+    calls = []
+    real = lib.bnn_conv2d_chain
+
+    def spy(*args):
+        calls.append((args[0], args[27]))  # x, xpacked
+        return real(*args)
+
+    monkeypatch.setattr(lib, 'bnn_conv2d_chain', spy)
+    packed(torch.randn(1, cin, 6, 6))
+    assert len(calls) == 3
+    assert calls[0][0] is not None and calls[0][1] is None
+    assert all(x is None and xp is not None for x, xp in calls[1:])
+
+
+def hourglass(**block):
+    from mmpose.registry import MODELS
+    conv = dict(type='BinaryConv2d', scale='learned', **block)
+    return MODELS.build(dict(type='StackedHourglass', num_stacks=1, depth=2, channels=64,
+                             out_channels=5, stem_channels=(16, 32),
+                             block=dict(type='HPMBlock', conv_cfg=conv, act_cfg=None)))
+
+
+def test_exported_hourglass_chains_its_hpm_blocks_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = trained_like(hourglass(post_act=dict(type='ChannelPReLU')), random.Random(1))
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        packed = export_binary(model)
+        names = [n for n, m in packed.named_modules() if chained_parts(m) is not None]
+        assert len(names) >= 5 and 'forward' in packed.get_submodule(names[0]).__dict__
+        out = packed(x)
+        assert torch.equal(out[0] if isinstance(out, (list, tuple)) else out,
+                           ref[0] if isinstance(ref, (list, tuple)) else ref)
+        save_packed(packed, tmp_path / 'hg.bnn')
+        loaded = load_packed(tmp_path / 'hg.bnn', model=hourglass(
+            post_act=dict(type='ChannelPReLU')))
+        assert 'forward' in loaded.get_submodule(names[0]).__dict__
+        again = loaded(x)
+        assert torch.equal(again[0] if isinstance(again, (list, tuple)) else again,
+                           out[0] if isinstance(out, (list, tuple)) else out)
+
+
+@pytest.mark.parametrize('conv', [dict(scale='learned', scale_shape='chw', out_size=(6, 6)),
+                                  dict(scale='none', act_scale=True)])
+def test_blocks_that_do_not_fit_keep_their_forward(conv):
+    block = trained_like(HPMBlock(16, 16, conv_cfg=dict(type='BinaryConv2d', **conv),
+                                  act_cfg=None), random.Random(0))
+    x = torch.randn(1, 16, 6, 6)
+    with torch.no_grad():
+        block(x)
+    packed = export_binary(block)
+    assert chained_parts(packed) is None and 'forward' not in packed.__dict__
+    with torch.no_grad():
+        assert torch.allclose(packed(x), block(x), atol=1e-5)
