@@ -432,12 +432,27 @@ def _python_block(rel: str, line: int, body: str, box: str) -> None:
         if f == rel and text in body:
             compile(body, f'{rel}:{line}', 'exec')
             return  # not run: see LONG_PYTHON
-    with _in_dir(box):
+    with _in_dir(box), _fresh_default_scope():
         try:
             exec(compile(body, f'{rel}:{line}', 'exec'), {'__name__': '__docs__'})
         except Exception as e:  # noqa: BLE001
             raise AssertionError(f'{rel}:{line}: the Python block fails: '
                                  f'{type(e).__name__}: {e}') from None
+
+
+@contextlib.contextmanager
+def _fresh_default_scope():
+    """No mmengine default scope while a block runs, as in a new interpreter: an earlier test
+    of the session may have set one (``init_default_scope('mmpose')``, a Runner), and a
+    registry's ``build`` then looks the type up in that scope's registry instead."""
+    from mmengine.registry import DefaultScope
+    saved = DefaultScope._instance_dict.copy()
+    DefaultScope._instance_dict.clear()
+    try:
+        yield
+    finally:
+        DefaultScope._instance_dict.clear()
+        DefaultScope._instance_dict.update(saved)
 
 
 # --- tests -------------------------------------------------------------------------------------

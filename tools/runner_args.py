@@ -35,3 +35,23 @@ def set_work_dir(cfg: Config, args: argparse.Namespace) -> None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    own_visualizer(cfg)
+
+
+def own_visualizer(cfg: Config) -> None:
+    """Give the run its own visualizer instance.
+
+    MMPose's runtime names its visualizer ``'visualizer'``, and mmengine's Runner reuses an
+    existing instance of that name, with the first run's log folder. A second run in the same
+    process (a notebook, ``--resume`` after a first ``main()``, a test session) would then
+    write its ``scalars.json`` into the first run's folder. The name gets this process's run
+    counter appended, so every run logs into its own work dir.
+    """
+    vis = cfg.get('visualizer')
+    if isinstance(vis, dict):
+        global _RUNS
+        _RUNS += 1
+        vis['name'] = f"{vis.get('name') or 'visualizer'}_run{_RUNS}"
+
+
+_RUNS = 0
