@@ -11,7 +11,9 @@ affects them alike; the table reports medians and the ratio float / packed.
     .venv/bin/python tools/benchmark_deploy.py --batches 1 8 --profile  # + batch 8, breakdown
 
 Output: markdown tables (paste into docs/deploy.md): layers, whole models (float, fake-binary,
-packed; sizes), and with ``--profile`` where each model's time goes by layer kind.
+packed, packed without the packed chains of plugins/deploy/chain.py; sizes), and with
+``--profile`` where each model's time goes by layer kind. A progress line per round goes to
+stderr.
 """
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ QUICK_LAYERS = [
 ]
 
 
-def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int = 2) -> Dict:
+def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int = 2,
+                label: str = '') -> Dict:
     """Median wall seconds of each function, measured in rotating order, one call per round;
     ``'<name> cpu'`` holds the median process CPU seconds (all threads), which a machine shared
     with other jobs inflates less than wall time."""
@@ -82,6 +85,8 @@ def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int =
                 fns[n]()
                 times[n].append(time.perf_counter() - t)
                 cpu[n].append(time.process_time() - c)
+            if label:
+                print(f'  [{label}] round {r + 1}/{rounds} done', file=sys.stderr, flush=True)
     out = {n: statistics.median(v) for n, v in times.items()}
     out.update({f'{n} cpu': statistics.median(v) for n, v in cpu.items()})
     return out
@@ -100,7 +105,7 @@ def bench_layer(c, o, k, s, hw, rounds, batch=1):
         {
             'float': lambda: F.conv2d(x, w, None, s, k // 2),
             'packed': lambda: packed(x)
-        }, rounds)
+        }, rounds, label=f'{c}->{o} {k}x{k} @{hw} b{batch}')
 
 
 def hourglass(binary: bool, channels: int, depth: int, stacks: int) -> nn.Module:
@@ -125,8 +130,15 @@ def resnet(binary: bool) -> nn.Module:
                              num_classes=1000).eval()
 
 
+def is_chained(m: nn.Module) -> bool:
+    """A block that runs as a packed chain (plugins/deploy/chain.py)."""
+    return 'forward' in m.__dict__
+
+
 def layer_kind(m: nn.Module) -> str:
     """The profile row of a leaf module."""
+    if is_chained(m):
+        return 'packed chain (HPM block: binary convs, concatenation, residual)'
     if isinstance(m, PackedBinaryConv2d):
         return 'packed binary conv'
     if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -149,8 +161,10 @@ def profile_kinds(model: nn.Module, x: torch.Tensor, rounds: int) -> Dict[str, f
     Python overhead) is ``'between modules'``."""
     spent: Dict[str, float] = {}
     stack: List[float] = []
-    leaves = [m for m in model.modules()
-              if isinstance(m, PackedBinaryConv2d) or not list(m.children())]
+    chained = [m for m in model.modules() if is_chained(m)]
+    inside = {id(c) for m in chained for c in m.modules() if c is not m}
+    leaves = chained + [m for m in model.modules() if id(m) not in inside and not is_chained(m)
+                        and (isinstance(m, PackedBinaryConv2d) or not list(m.children()))]
     inner = {id(c) for m in leaves if isinstance(m, PackedBinaryConv2d) for c in m.modules()
              if c is not m}
     handles = []
@@ -182,16 +196,19 @@ def profile_kinds(model: nn.Module, x: torch.Tensor, rounds: int) -> Dict[str, f
 
 def bench_model(name, real, binary, x, rounds):
     packed = export_binary(binary)
+    unchained = export_binary(binary, chain=False)
     with torch.no_grad():
         packed(x)
     t = interleaved(
         {
             'float': lambda: real(x),
             'fake-binary': lambda: binary(x),
-            'packed': lambda: packed(x)
+            'packed': lambda: packed(x),
+            'unchained': lambda: unchained(x)
         },
         rounds,
-        warmup=1)
+        warmup=1,
+        label=f'{name}, batch {x.shape[0]}')
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'model.bnn')
         save_packed(packed, path)
@@ -217,6 +234,8 @@ def main(argv=None) -> None:
     p.add_argument('--batches', type=int, nargs='+', default=[1], help='batch sizes')
     p.add_argument('--profile', action='store_true',
                    help='per-layer-kind breakdown of the float and packed models')
+    p.add_argument('--layers', nargs='+', default=None, metavar='TEXT',
+                   help='only the layer cases whose name contains one of these (e.g. "256->256")')
     p.add_argument('--models', nargs='+', default=['hourglass', 'resnet18'],
                    choices=['hourglass', 'resnet18'], help='whole models to time')
     args = p.parse_args(argv)
@@ -227,10 +246,13 @@ def main(argv=None) -> None:
     rounds = args.rounds or (5 if args.quick else 15)
     isa = args.isa if args.isa is not None else best_isa()
     print(f'# torch {torch.__version__}, threads {torch.get_num_threads()}, kernel '
-          f'{ISA_NAMES[isa]}, rounds {rounds}, cpu {os.cpu_count()} cores')
+          f'{ISA_NAMES[isa]}, rounds {rounds}, cpu {os.cpu_count()} cores, load average '
+          + ', '.join(f'{v:.1f}' for v in os.getloadavg()))
     layers = [] if args.no_layers else HOURGLASS_LAYERS + RESNET_LAYERS
     if args.quick:
         layers = [row for row in layers if row[0] in QUICK_LAYERS]
+    if args.layers:
+        layers = [row for row in layers if any(t in row[0] for t in args.layers)]
     if layers:
         print('| case | batch | float conv ms | packed binary ms | speed-up (wall) | '
               'speed-up (CPU time) |')
@@ -260,8 +282,9 @@ def main(argv=None) -> None:
         models.append(('binary ResNet-18 (Bi-Real layout) @224', resnet(False), resnet(True),
                        (3, 224, 224)))
     print('\n| model | batch | float ms | fake-binary ms | packed ms | speed-up vs float '
-          '(wall) | (CPU time) | float ckpt MB | packed file MB | size ratio |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+          '(wall) | (CPU time) | packed unchained ms | unchained speed-up (CPU time) | '
+          'float ckpt MB | packed file MB | size ratio |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for batch in args.batches:
         for name, real, binary, shape in models:
             x = torch.randn(batch, *shape)
@@ -269,7 +292,8 @@ def main(argv=None) -> None:
             print(
                 f'| {name} | {batch} | {t["float"] * 1e3:.1f} | {t["fake-binary"] * 1e3:.1f} | '
                 f'{t["packed"] * 1e3:.1f} | {t["float"] / t["packed"]:.1f}x | '
-                f'{t["float cpu"] / t["packed cpu"]:.1f}x | '
+                f'{t["float cpu"] / t["packed cpu"]:.1f}x | {t["unchained"] * 1e3:.1f} | '
+                f'{t["float cpu"] / t["unchained cpu"]:.1f}x | '
                 f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
                 f'{sz["ratio"]:.1f}x |',
                 flush=True)

@@ -194,7 +194,8 @@ def export_binary(model: nn.Module,
             sign packing (:mod:`plugins.deploy.fold_norm`).
         chain: run registered blocks (the HPM block) as packed chains
             (:mod:`plugins.deploy.chain`: activations stay packed between their binary convs,
-            concatenation in place, residual and activation in the kernel's epilogue).
+            concatenation in place, residual and activation in the kernel's epilogue), and
+            max-pooling on a channels-last copy (:mod:`plugins.deploy.pooling`; same values).
 
     Returns:
         the exported model (a deep copy, in eval mode).
@@ -222,5 +223,7 @@ def export_binary(model: nn.Module,
         report.folded_norms += fold_input_norms(out)
     if chain and backend == 'kernel':
         from .chain import chain_blocks
+        from .pooling import fast_pooling
         report.chained += chain_blocks(out)
+        fast_pooling(out)
     return out

@@ -370,7 +370,9 @@ def _load_safetensors(path, header: dict, body: bytes, model: Optional[nn.Module
         raise PackedFileError(f'{path}: the tensors do not fit the model rebuilt from the '
                               f'layer table: {str(e)[:400]}') from e
     from .chain import chain_blocks
-    chain_blocks(rebuilt)  # runtime only: the same values, no state of its own
+    from .pooling import fast_pooling
+    chain_blocks(rebuilt)  # runtime only: the same values, no state of their own
+    fast_pooling(rebuilt)
     return rebuilt
 
 
