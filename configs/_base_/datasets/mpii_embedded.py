@@ -3,6 +3,8 @@
 # data_root='data/mpii/' (MMPose's layout: images/, annotations/mpii_{train,val}.json,
 # annotations/mpii_gt_val.mat), e.g. --cfg-options data_root=data/mpii/ or in your config.
 dataset_type = 'MpiiDataset'
+# MMPose's MPII metainfo, by absolute path (found from any working directory, no fallback warning)
+metainfo = dict(from_file='{{ fileDirname }}/mpii.py')
 data_mode = 'topdown'
 data_root = 'data/mpii_embedded/'
 input_size = (128, 128)
@@ -33,6 +35,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_mode=data_mode,
+        metainfo=metainfo,
         ann_file='annotations/mpii_train.json',
         data_prefix=dict(img='images/'),
         pipeline=train_pipeline))
@@ -46,6 +49,7 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         data_mode=data_mode,
+        metainfo=metainfo,
         ann_file='annotations/mpii_val.json',
         headbox_file=data_root + 'annotations/mpii_gt_val.mat',
         data_prefix=dict(img='images/'),
