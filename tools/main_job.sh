@@ -3,9 +3,10 @@
 #   1. generate the embedded MPII-format pose set (tools/generate_data.py, all cores);
 #   2. train the binary HPM hourglass (configs/pose/binary_hg_mpii.py) and the real hourglass
 #      (configs/pose/hg_mpii.py) for the same wall-clock budget: their seconds per training
-#      step are measured interleaved, the real one gets iterations * t_binary / t_real, and the
+#      iteration are measured by a 20-iteration training of each, side by side as the real
+#      runs (--calibrate train), the real one gets iterations * t_binary / t_real, and the
 #      two train side by side, one core each (tools/benchmark_walltime.py); each is evaluated
-#      (PCKh@0.5, flip test) on the 500 held-out images at three points of its run;
+#      (PCKh@0.5, flip test) on the 500 held-out images at half and at the end of its run;
 #   3. pictures: the learning curves (PCKh against training seconds, both networks) and a
 #      gallery of enlarged held-out images with both networks' skeletons (tools/pose_gallery.py);
 #   4. deploy: export the trained binary network to a packed file, its size, packed vs float
@@ -28,7 +29,7 @@ if [ ! -f "$DATA/annotations/mpii_val.json" ]; then
   "$PY" tools/generate_data.py mpii_synthetic --out "$DATA"
 fi
 "$PY" tools/benchmark_walltime.py "$BINARY" "$REAL" --names binary real --iters "$ITERS" \
-  --parallel 2 --threads 1 --rounds 4 --val-points 3 --work-dir "$WORK_DIR"
+  --parallel 2 --threads 1 --calibrate train --calib-iters 20 --val-points 2 --work-dir "$WORK_DIR"
 ckpt() { cat "$WORK_DIR/$1/seed0/last_checkpoint"; }
 "$PY" tools/pose_gallery.py "$BINARY" "$(ckpt binary)" "$REAL" "$(ckpt real)" \
   --names "binary HPM hourglass" "real hourglass" --num 8 --out "$WORK_DIR/predictions.png"

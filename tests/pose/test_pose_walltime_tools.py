@@ -79,3 +79,29 @@ def test_report_only_tabulates_the_finished_seeds(tmp_path):
                     '--seeds', '0', '1', '2', '--report-only', '--work-dir', str(tmp_path)])
     assert [run['seed'] for run in rows[0]['runs']] == [0, 2]
     assert '32.0 +- 2.8 | 30.0, 34.0 (0, 2)' in open(tmp_path / 'table.md').read()
+
+
+def test_calibration_by_training_reads_the_logged_step_times(tmp_path, monkeypatch):
+    """--calibrate train: each config trains --calib-iters iterations without validation, as
+    the measured runs do; its cost is the mean logged iteration time after the first window."""
+    launched = []
+
+    def fake_run_all(jobs, args):
+        for name, path, iters, seed, work in jobs:
+            launched.append((path, iters, list(args.cfg_options)))
+            if name.startswith('calib'):  # windows: start-up, then the steady state
+                t = dict(cfg_a=0.4, cfg_b=0.6)[osp.basename(path)[:-3]]
+                recs = [dict(loss=1.0, time=5.0, step=5), dict(loss=1.0, time=t, step=10),
+                        dict(loss=1.0, time=t + 0.1, step=15)]
+            else:
+                recs = [dict(loss=1.0, time=1.0, step=iters), dict(PCK=10.0, step=iters)]
+            _scalars(tmp_path / 'w' / work.split('/w/')[1] / 'x' / 'vis_data' / 'scalars.json',
+                     recs)
+    monkeypatch.setattr(wt, 'run_all', fake_run_all)
+    rows = wt.main(['cfg_a.py', 'cfg_b.py', '--names', 'a', 'b', '--iters', '100',
+                    '--calibrate', 'train', '--calib-iters', '15',
+                    '--work-dir', str(tmp_path / 'w')])
+    calib = [c for c in launched if c[1] == 15]
+    assert len(calib) == 2 and all('val_cfg=None' in c[2] for c in calib)
+    assert [round(r['cost'], 3) for r in rows] == [0.45, 0.65]  # start-up window left out
+    assert [r['iters'] for r in rows] == [100, round(100 * 0.45 / 0.65)]
