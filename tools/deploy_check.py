@@ -33,20 +33,17 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
 from plugins.deploy import ExportReport, export_binary, load_packed, save_packed  # noqa: E402
 from tools.benchmark_deploy import interleaved  # noqa: E402
+from tools.checkpoint_args import add_checkpoint_args, resolve_checkpoint_args  # noqa: E402
 from tools.export_binary import build_model, jsonable_model_cfg, load_weights  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('config')
-    p.add_argument('checkpoint', nargs='?', help='trained checkpoint (.pth)')
-    p.add_argument('--random-init', action='store_true',
-                   help='no checkpoint: check the freshly initialised model (tests, demos)')
-    p.add_argument('--out', help='packed file (default: CHECKPOINT with .bnn suffix)')
+    add_checkpoint_args(p, 'no checkpoint: check the freshly initialised model (tests, demos)')
     p.add_argument('--val-images', type=int, default=16, help='val images to compare on')
     p.add_argument('--threads', type=int, default=1, help='torch and kernel threads')
     p.add_argument('--rounds', type=int, default=5, help='interleaved timing rounds')
@@ -58,15 +55,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "torch's at values within a few ulps of its threshold, and one flipped sign "
                    'changes the layers after it: on a trained 75-layer hourglass this moves '
                    'about 1 keypoint in 100 (docs/deploy.md); a packing error moves most')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override settings in the config, as key=value pairs')
     args = p.parse_args(argv)
-    if args.checkpoint is None and not args.random_init:
-        p.error('give a CHECKPOINT, or --random-init')
-    if args.out is None:
-        if args.checkpoint is None:
-            p.error('--out is required with --random-init')
-        args.out = osp.splitext(args.checkpoint)[0] + '.bnn'
+    resolve_checkpoint_args(p, args)
     return args
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401  (compatibility layer + registries)
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
 from plugins.deploy import (
     ExportReport,
@@ -26,16 +26,12 @@ from plugins.deploy import (
     load_packed,
     save_packed,  # noqa: E402
     size_report)
+from tools.checkpoint_args import add_checkpoint_args, resolve_checkpoint_args  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Export a binary model to a packed file')
-    p.add_argument('config', help='model config file')
-    p.add_argument('checkpoint', nargs='?', help='trained checkpoint (.pth)')
-    p.add_argument('--out', help='packed file (default: CHECKPOINT with .bnn suffix)')
-    p.add_argument('--random-init',
-                   action='store_true',
-                   help='no checkpoint: export the freshly initialised model (demo, tests)')
+    add_checkpoint_args(p, 'no checkpoint: export the freshly initialised model (demo, tests)')
     p.add_argument('--check',
                    action='store_true',
                    help='compare float and packed outputs on a random input')
@@ -44,17 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    nargs=2,
                    metavar=('H', 'W'),
                    help='input size for --check (default: the codec input size or 256 256)')
-    p.add_argument('--cfg-options',
-                   nargs='+',
-                   action=DictAction,
-                   help='override settings in the config, as key=value pairs')
     args = p.parse_args(argv)
-    if args.checkpoint is None and not args.random_init:
-        p.error('give a CHECKPOINT, or --random-init to export an untrained model')
-    if args.out is None:
-        if args.checkpoint is None:
-            p.error('--out is required with --random-init')
-        args.out = osp.splitext(args.checkpoint)[0] + '.bnn'
+    resolve_checkpoint_args(p, args)
     return args
 
 

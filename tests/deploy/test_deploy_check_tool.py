@@ -1,22 +1,9 @@
 """tools/deploy_check.py: export a trained pose model, time it, and check that the packed model
 predicts the float binary model's keypoints on val images."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'pose', 'binary_hg_mpii.py')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('deploy_check_tool',
-                                                  osp.join(ROOT, 'tools', 'deploy_check.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def options(data_root):
     small = {'model.backbone.num_stacks': 1, 'model.head.num_stacks': 1,
@@ -30,18 +17,19 @@ def options(data_root):
 def trained_checkpoint(tool, small, path):
     """A checkpoint with non-trivial BatchNorm statistics, scales and slopes."""
     from tests.deploy.test_deploy_export import randomise
-    cfg = tool.Config.fromfile(CONFIG)
+    cfg = tool.Config.fromfile(tool.CONFIG)
     cfg.merge_from_dict(small)
     model = randomise(tool.build_model(cfg), seed=5)
     torch.save(dict(state_dict=model.state_dict()), path)
 
 
-def test_deploy_check_reports_size_speed_and_equal_predictions(tmp_path, capsys, mpii_tiny):
-    tool = load_tool()
+def test_deploy_check_reports_size_speed_and_equal_predictions(tmp_path, capsys, mpii_tiny,
+                                                                deploy_tool):
+    tool = deploy_tool('deploy_check')
     small, opts = options(mpii_tiny)
     ckpt = tmp_path / 'epoch_1.pth'
     trained_checkpoint(tool, small, ckpt)
-    res = tool.main([CONFIG, str(ckpt), '--val-images', '4', '--rounds', '1'] + opts)
+    res = tool.main([tool.CONFIG, str(ckpt), '--val-images', '4', '--rounds', '1'] + opts)
     out = capsys.readouterr().out
     assert (tmp_path / 'epoch_1.bnn').exists()
     assert 'packed file' in out and 'faster' in out and 'EQUAL' in out
@@ -50,10 +38,10 @@ def test_deploy_check_reports_size_speed_and_equal_predictions(tmp_path, capsys,
     assert res['packed_bytes'] < res['float_bytes']
 
 
-def test_deploy_check_fails_when_predictions_differ(tmp_path, mpii_tiny):
-    tool = load_tool()
+def test_deploy_check_fails_when_predictions_differ(tmp_path, mpii_tiny, deploy_tool):
+    tool = deploy_tool('deploy_check')
     _, opts = options(mpii_tiny)
     with pytest.raises(SystemExit) as e:  # no difference can meet a negative tolerance
-        tool.main([CONFIG, '--random-init', '--out', str(tmp_path / 'm.bnn'), '--val-images',
+        tool.main([tool.CONFIG, '--random-init', '--out', str(tmp_path / 'm.bnn'), '--val-images',
                    '2', '--rounds', '1', '--tol-px', '-1'] + opts)
     assert e.value.code == 1

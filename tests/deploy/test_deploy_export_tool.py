@@ -1,31 +1,17 @@
 """tools/export_binary.py: config + checkpoint -> packed file, sizes, and the output check."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'pose', 'binary_hg_mpii.py')
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('export_binary_tool',
-                                                  osp.join(ROOT, 'tools', 'export_binary.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.mark.skipif(not osp.exists(CONFIG), reason='binary hourglass config not present')
-def test_export_tool_from_checkpoint(tmp_path, capsys):
-    tool = load_tool()
+def test_export_tool_from_checkpoint(tmp_path, capsys, deploy_tool):
+    tool = deploy_tool('export_binary')
     opts = [
         '--cfg-options', 'model.backbone.num_stacks=1', 'model.head.num_stacks=1',
         'model.backbone.depth=2'
     ]
     # a "trained" checkpoint of the smaller model
-    cfg = tool.Config.fromfile(CONFIG)
+    cfg = tool.Config.fromfile(tool.CONFIG)
     cfg.merge_from_dict({
         'model.backbone.num_stacks': 1,
         'model.head.num_stacks': 1,
@@ -38,13 +24,13 @@ def test_export_tool_from_checkpoint(tmp_path, capsys):
                 m.running_mean.normal_(0, 0.2)
     ckpt = tmp_path / 'epoch_1.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    sizes = tool.main([CONFIG, str(ckpt), '--check', '--input-size', '64', '64'] + opts)
+    sizes = tool.main([tool.CONFIG, str(ckpt), '--check', '--input-size', '64', '64'] + opts)
     out = capsys.readouterr().out
     assert (tmp_path / 'epoch_1.bnn').exists() and 'packed file' in out
     assert sizes['ratio'] > 3 and sizes['max_abs_diff'] < 1e-3
 
 
-def test_export_tool_needs_a_checkpoint_or_random_init():
-    tool = load_tool()
+def test_export_tool_needs_a_checkpoint_or_random_init(deploy_tool):
+    tool = deploy_tool('export_binary')
     with pytest.raises(SystemExit):
-        tool.parse_args([CONFIG])
+        tool.parse_args([tool.CONFIG])

@@ -8,31 +8,13 @@ import mmpose
 import numpy as np
 import pytest
 import torch
-from mmengine.model import BaseModel
-from mmengine.registry import MODELS
-from mmengine.runner import Runner
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
-from torch import nn
 from torch.utils.data import Dataset
 
 from plugins.engine import check_checkpoint_matches
 
 DATASET_CFGS = sorted(glob.glob(
     osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_', 'datasets', '*.py')))
-
-
-@MODELS.register_module(force=True)
-class _MetaToy(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, targets=None, mode='tensor'):
-        out = self.linear(inputs)
-        if mode == 'loss':
-            return dict(loss=((out - targets)**2).mean())
-        return out
 
 
 class _MetaData(Dataset):
@@ -48,15 +30,6 @@ class _MetaData(Dataset):
         return dict(inputs=x, targets=x[:1])
 
 
-def _runner(work_dir, dataset):
-    return Runner(
-        model=dict(type='_MetaToy'), work_dir=str(work_dir),
-        train_dataloader=dict(dataset=dataset, sampler=dict(type='DefaultSampler'),
-                              batch_size=2, collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=False, max_iters=2), default_scope='mmengine')
-
-
 def _same(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
@@ -69,8 +42,8 @@ def test_mmpose_ships_dataset_configs():
     assert len(DATASET_CFGS) > 40, DATASET_CFGS  # the test below really covers them
 
 
-def test_every_mmpose_metainfo_checkpoint_loads_and_resumes(tmp_path):
-    runner = _runner(tmp_path, _MetaData())
+def test_every_mmpose_metainfo_checkpoint_loads_and_resumes(tmp_path, toy_runner):
+    runner = toy_runner(tmp_path, _MetaData(), max_iters=2, batch_size=2)
     runner.train()
     dataset = runner.train_dataloader.dataset
     empty = []

@@ -7,28 +7,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.evaluator import BaseMetric
-from mmengine.model import BaseModel
-from mmengine.registry import METRICS, MODELS
-from mmengine.runner import Runner
+from mmengine.registry import METRICS
 from PIL import Image
-from torch import nn
 from torch.utils.data import Dataset
-
-
-@MODELS.register_module(force=True)
-class _CurveToy(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, targets=None, mode='tensor'):
-        out = self.linear(inputs)
-        if mode == 'loss':
-            return dict(loss=((out - targets)**2).mean())
-        if mode == 'predict':
-            return [dict(err=float(((out - targets)**2).mean()))]
-        return out
 
 
 @METRICS.register_module(force=True)
@@ -51,26 +32,22 @@ class _Line(Dataset):
         return dict(inputs=x, targets=3 * x[:1] - 1)
 
 
-def _runner(work_dir, max_iters, resume=False, **extra):
-    loader = dict(dataset=_Line(), sampler=dict(type='DefaultSampler', shuffle=False),
-                  batch_size=8, collate_fn=dict(type='default_collate'))
-    return Runner(
-        model=dict(type='_CurveToy'), work_dir=str(work_dir), train_dataloader=loader,
-        val_dataloader=loader, val_evaluator=dict(type='_CurveMSE'), val_cfg=dict(),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.3)),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=4),
-        default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=4,
-                                           by_epoch=False)),
-        custom_hooks=[dict(type='CurvesHook', interval=2)], resume=resume,
-        randomness=dict(seed=0), default_scope='mmengine', **extra)
+def _runner(make, work_dir, max_iters, resume=False, **extra):
+    return make(work_dir, _Line(), max_iters, batch_size=8, lr=0.3, shuffle=False,
+                validate=True, val_evaluator=dict(type='_CurveMSE'),
+                train_cfg=dict(val_interval=4),
+                default_hooks=dict(checkpoint=dict(type='SafeCheckpointHook', interval=4,
+                                                   by_epoch=False)),
+                custom_hooks=[dict(type='CurvesHook', interval=2)], resume=resume,
+                randomness=dict(seed=0), **extra)
 
 
 def _hook(runner):
     return next(h for h in runner.hooks if type(h).__name__ == 'CurvesHook')
 
 
-def test_curves_png_and_resume_continues_them(tmp_path):
-    runner = _runner(tmp_path, 8)
+def test_curves_png_and_resume_continues_them(tmp_path, toy_runner):
+    runner = _runner(toy_runner, tmp_path, 8)
     runner.train()
     hook = _hook(runner)
     assert [p[0] for p in hook.losses['loss']] == [2, 4, 6, 8]
@@ -82,7 +59,7 @@ def test_curves_png_and_resume_continues_them(tmp_path):
     assert image.shape[1] > 2 * image.shape[0]  # two panels: loss and mse
     assert len(np.unique(image.reshape(-1, 3), axis=0)) > 10  # lines were drawn
 
-    resumed = _runner(tmp_path, 12, resume=True)
+    resumed = _runner(toy_runner, tmp_path, 12, resume=True)
     resumed.train()
     hook = _hook(resumed)
     assert [p[0] for p in hook.losses['loss']] == [2, 4, 6, 8, 10, 12]  # continued, not reset
@@ -94,12 +71,12 @@ def test_default_runtime_draws_curves():
     assert 'CurvesHook' in [h['type'] for h in cfg.custom_hooks]
 
 
-def test_one_config_line_switches_tensorboard_on(tmp_path):
+def test_one_config_line_switches_tensorboard_on(tmp_path, toy_runner):
     line = ("visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), "
             "dict(type='TensorboardVisBackend')])")
     ns = {}
     exec(line, {'dict': dict}, ns)  # the README's line, as a config would read it
-    runner = _runner(tmp_path, 4, visualizer=dict(type='Visualizer', name='tb_test',
+    runner = _runner(toy_runner, tmp_path, 4, visualizer=dict(type='Visualizer', name='tb_test',
                                                   **ns['visualizer']))
     runner.train()
     assert glob.glob(f'{tmp_path}/*/vis_data/events.out.tfevents.*')
