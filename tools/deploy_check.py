@@ -38,7 +38,8 @@ from mmengine.config import Config  # noqa: E402
 from plugins.deploy import ExportReport, export_binary, load_packed, save_packed  # noqa: E402
 from tools.benchmark_deploy import interleaved  # noqa: E402
 from tools.checkpoint_args import add_checkpoint_args, resolve_checkpoint_args  # noqa: E402
-from tools.export_binary import build_model, jsonable_model_cfg, load_weights  # noqa: E402
+from tools.export_binary import (build_model, jsonable_model_cfg,  # noqa: E402,F401
+                                 model_from_args)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -103,13 +104,7 @@ def compare_predictions(model, packed, batches) -> dict:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    model = build_model(cfg)
-    if args.checkpoint:
-        load_weights(model, args.checkpoint)
-    model.eval()
+    cfg, model = model_from_args(args)
     report = ExportReport()
     exported = export_binary(model, report=report)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -87,8 +87,9 @@ def input_size(cfg: Config, args) -> tuple:
     return (256, 256)
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
+def model_from_args(args: argparse.Namespace) -> tuple:
+    """``(cfg, model)``: CONFIG with ``--cfg-options``, its model with CHECKPOINT's weights
+    (none with ``--random-init``), in eval mode."""
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -96,6 +97,12 @@ def main(argv=None) -> dict:
     if args.checkpoint:
         load_weights(model, args.checkpoint)
     model.eval()
+    return cfg, model
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    cfg, model = model_from_args(args)
     report = ExportReport()
     packed = export_binary(model, report=report)
     print(report)
