@@ -314,10 +314,12 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
     #: allows it (:class:`_SignConv2d`; same values); False forces the two-node form
     fuse_sign: bool = True
 
-    def _fused_ste(self) -> Optional[Tuple[Optional[float], bool]]:
-        """``(clip, save_mask)`` if the activation sign can be fused into the conv, else None."""
+    def _fused_ste(self, device_type: str = 'cpu') -> Optional[Tuple[Optional[float], bool]]:
+        """``(clip, save_mask)`` if the activation sign can be fused into the conv, else None
+        (not under autocast: the casts inside a custom function are not recorded)."""
         if (not self.fuse_sign or self.binary_mix < 1.0 or self.act_quantizer is None
-                or self.padding_mode != 'zeros' or isinstance(self.padding, str)):
+                or self.padding_mode != 'zeros' or isinstance(self.padding, str)
+                or torch.is_autocast_enabled(device_type)):
             return None
         fused = getattr(self.act_quantizer, 'fused_ste', None)
         return None if fused is None else fused()
@@ -337,7 +339,7 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
             xq = self._mix(self.act_quantizer, x)
             w = self.real_weight()
             return self._eval_forward(x, xq, w, self._mix(self.weight_quantizer, w))
-        ste = self._fused_ste()
+        ste = self._fused_ste(x.device.type)
         xq = None if ste is not None else self._mix(self.act_quantizer, x)
         w = self.real_weight()
         wq = self._mix(self.weight_quantizer, w)

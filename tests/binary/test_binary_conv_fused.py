@@ -148,3 +148,15 @@ def test_binary_mix_below_one_is_not_fused_and_incoming_gradient_is_not_modified
     y2 = layer(x2)
     (y2 + y2).backward(g)
     assert torch.allclose(x2.grad, 2 * x.grad)
+
+
+def test_autocast_takes_the_two_node_form_and_trains():
+    layer = BinaryConv2d(4, 4, 3, padding=1).train()
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert layer._fused_ste('cpu') is None
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    y.float().sum().backward()
+    assert x.grad is not None and layer.weight.grad is not None
+    assert layer._fused_ste('cpu') is not None
