@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
+from plugins.engine.progress import track  # noqa: E402
 import timm  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -90,7 +91,7 @@ def run_table(quick: bool, models: list[str] | None = None) -> list[dict]:
     rows = []
     runs = 3 if quick else 10
     x = torch.randn(1, 3, 224, 224)
-    for name in models or TABLE_MODELS:
+    for name in track(models or TABLE_MODELS, desc='benchmark_cls table', unit='model'):
         torch.manual_seed(0)
         t0 = time.perf_counter()
         model = timm.create_model(name).eval()
@@ -123,7 +124,7 @@ def run_train(quick: bool) -> list[dict]:
     x, y = load_digits_domain('digits', 'train', size)
     xv, yv = load_digits_domain('digits', 'val', size)
     rows = []
-    for name in TRAIN_MODELS:
+    for name in track(TRAIN_MODELS, desc='benchmark_cls train', unit='model'):
         torch.manual_seed(0)
         model = timm.create_model(name, num_classes=10, width=width, stem='small')
         secs = _fit(model, lambda m, t: m(t), x, y, epochs)

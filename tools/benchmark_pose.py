@@ -27,6 +27,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 
 import plugins  # noqa: E402,F401
+from plugins.engine.progress import track  # noqa: E402
 from plugins.engine.config_rebind import load_config, merge_cfg_options  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -184,7 +185,7 @@ def main(argv=None) -> list:
     os.makedirs(args.work_dir, exist_ok=True)
     names = args.only or list(ENTRIES)
     rows = []
-    for name in names:
+    for name in track(names, desc='benchmark_pose', unit='config'):
         cfg = load_cfg(name, args)
         row = dict(name=name, what=ENTRIES[name][1], config=ENTRIES[name][0])
         row.update(measure(cfg, args.size, args.runs))

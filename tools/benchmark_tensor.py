@@ -28,6 +28,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
 import plugins  # noqa: E402,F401
+from plugins.engine.progress import track  # noqa: E402
 from plugins.tensor import CPConv2d  # noqa: E402
 
 SHAPES = [  # (channels, spatial size, batch): the shapes of the issue
@@ -58,7 +59,7 @@ def build(channels: int, ratio: float) -> dict:
 def run(args: argparse.Namespace) -> list:
     torch.set_num_threads(args.threads)
     rows = []
-    for channels, size, batch in SHAPES:
+    for channels, size, batch in track(SHAPES, desc='benchmark_tensor', unit='shape'):
         layers = build(channels, args.ratio)
         x = torch.randn(batch, channels, size, size)
         x_cl = x.contiguous(memory_format=torch.channels_last)
@@ -113,7 +114,7 @@ def breakdown(args: argparse.Namespace) -> str:
 
     from plugins.tensor.factorized_conv import gemm_channel_mix
     lines = ['| shape | stage | ms | MMACs | GMAC/s |', '|---|---|---|---|---|']
-    for channels, size, batch in SHAPES:
+    for channels, size, batch in track(SHAPES, desc='benchmark_tensor', unit='shape'):
         layers = build(channels, args.ratio)
         seq, dense = layers['seq'], layers['dense']
         r, p = seq.rank, batch * size * size

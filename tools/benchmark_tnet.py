@@ -37,6 +37,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
+from plugins.engine.progress import track  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -87,8 +88,8 @@ def run(args: argparse.Namespace) -> list:
     variants += [(ratio, base, ratio) for ratio in args.ratios]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (label, config, ratio), seed in ((i, v, seed) for seed in args.seeds
-                                                for i, v in enumerate(variants)):
+        jobs = [(i, v, seed) for seed in args.seeds for i, v in enumerate(variants)]
+        for i, (label, config, ratio), seed in track(jobs, desc='benchmark_tnet', unit='run'):
             cfg = variant_cfg(config, ratio, seed, args, osp.join(tmp, f'{i}_{seed}'))
             runner = Runner.from_cfg(cfg)
             backbone = runner.model.backbone

@@ -44,6 +44,7 @@ import time
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
+from plugins.engine.progress import track  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -266,7 +267,7 @@ def main(argv=None) -> None:
     data = load_clips(args.data_root, args.train_per_word, args.frame_step)
     print(f'{len(data[0][0])} training clips, {len(data[1][0])} held-out clips', flush=True)
     rows = []
-    for seed in args.seeds:
+    for seed in track(args.seeds, desc='benchmark_transduction', unit='seed'):
         rows.append(run_seed(seed, data, args))
         if args.json:
             with open(args.json, 'w') as f:
