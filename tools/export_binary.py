@@ -26,6 +26,7 @@ from plugins.deploy import (
     load_packed,
     save_packed,  # noqa: E402
     size_report)
+from plugins.engine.progress import Progress  # noqa: E402
 from tools.checkpoint_args import add_checkpoint_args, resolve_checkpoint_args  # noqa: E402
 
 
@@ -102,15 +103,24 @@ def model_from_args(args: argparse.Namespace) -> tuple:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    steps = ['load model', 'pack', 'write file'] + (['check'] if args.check else [])
+    with Progress(total=len(steps), desc='export_binary', unit='step') as progress:
+        return _export(args, progress)
+
+
+def _export(args: argparse.Namespace, progress: Progress) -> dict:
     cfg, model = model_from_args(args)
+    progress.update()
     report = ExportReport()
     packed = export_binary(model, report=report)
+    progress.update()
     print(report)
     meta = dict(config=osp.abspath(args.config),
                 checkpoint=args.checkpoint and osp.abspath(args.checkpoint),
                 random_init=bool(args.random_init))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     save_packed(packed, args.out, meta=meta, model_cfg=jsonable_model_cfg(cfg))
+    progress.update()
     sizes = size_report(model, args.out, float_checkpoint=args.checkpoint)
     what = 'float checkpoint file' if args.checkpoint else 'float state dict'
     print(f'{what}: {sizes["float_bytes"] / 1e6:.3f} MB')
@@ -129,6 +139,7 @@ def main(argv=None) -> dict:
         print(f'check on a random {h}x{w} input: max |float - packed| = {diff:.3g} '
               f'(output max {scale:.3g})')
         sizes['max_abs_diff'] = diff
+        progress.update()
     return sizes
 
 

@@ -34,3 +34,12 @@ def test_export_tool_needs_a_checkpoint_or_random_init(deploy_tool):
     tool = deploy_tool('export_binary')
     with pytest.raises(SystemExit):
         tool.parse_args([tool.CONFIG])
+
+
+def test_export_tool_shows_its_steps(tmp_path, capsys, monkeypatch, deploy_tool):
+    tool = deploy_tool('export_binary')
+    monkeypatch.setenv('PROGRESS', 'bar')
+    tool.main([tool.CONFIG, '--random-init', '--out', str(tmp_path / 'm.bnn'), '--cfg-options',
+               'model.backbone.num_stacks=1', 'model.head.num_stacks=1',
+               'model.backbone.depth=2'])
+    assert 'export_binary: 100%' in capsys.readouterr().err and (tmp_path / 'm.bnn').exists()
