@@ -87,11 +87,14 @@ def test_chain_reads_packed_bits_not_the_float_branch_output(monkeypatch):
 
 
 def hourglass(**block):
+    from mmengine.registry import DefaultScope
     from mmpose.registry import MODELS
     conv = dict(type='BinaryConv2d', scale='learned', **block)
-    return MODELS.build(dict(type='StackedHourglass', num_stacks=1, depth=2, channels=64,
-                             out_channels=5, stem_channels=(16, 32),
-                             block=dict(type='HPMBlock', conv_cfg=conv, act_cfg=None)))
+    # mmpose's scope whatever an earlier test of the session left as the default scope
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return MODELS.build(dict(type='StackedHourglass', num_stacks=1, depth=2, channels=64,
+                                 out_channels=5, stem_channels=(16, 32),
+                                 block=dict(type='HPMBlock', conv_cfg=conv, act_cfg=None)))
 
 
 def test_exported_hourglass_chains_its_hpm_blocks_and_round_trips(tmp_path):
