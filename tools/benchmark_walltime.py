@@ -67,7 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='skip the calibration: seconds per step of each config')
     p.add_argument('--names', nargs='+', default=None, help='row names (default: file names)')
     p.add_argument('--reuse', action='store_true',
-                   help='keep the runs already finished in the work dir (continue a benchmark)')
+                   help='keep the runs and the calibration already finished in the work dir '
+                   '(continue a benchmark at the same budget)')
     p.add_argument('--report-only', action='store_true',
                    help='train nothing: tabulate the finished runs in the work dir (a row '
                    'lists the seeds it has)')
@@ -117,7 +118,9 @@ def calibrate(configs: List[str], threads: int, rounds: int) -> Dict[str, float]
 
 def calibrate_by_training(configs: List[str], args) -> Dict[str, float]:
     """Mean seconds per iteration of a short real training of each config (``--calibrate
-    train``), the first logging window (start-up, first batches) left out."""
+    train``), the first logging window (start-up, first batches) left out. With ``--reuse``
+    a calibration already on disk is read instead of run again, so that finishing a missing
+    seed keeps the other seeds' budget."""
     interval = max(1, args.calib_iters // 6)
     jobs = [(f'calib{i}', path, args.calib_iters, 0,
              osp.join(args.work_dir, '_calibration', f'{i}_' +
@@ -127,18 +130,36 @@ def calibrate_by_training(configs: List[str], args) -> Dict[str, float]:
             f'default_hooks.logger.interval={interval}',
             'default_hooks.checkpoint.save_last=False',
             'default_hooks.checkpoint.interval=1000000']
+    if args.reuse:
+        try:
+            return {path: _iteration_cost(work) for _, path, _, _, work in jobs}
+        except (FileNotFoundError, ValueError):
+            pass
     run_all(jobs, argparse.Namespace(**{**vars(args), 'reuse': False,
                                         'cfg_options': [*args.cfg_options, *opts]}))
-    cost = {}
-    for _, path, _, _, work in jobs:
-        files = sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')))
-        times = [json.loads(line)['time'] for line in open(files[-1])
-                 if '"time"' in line and '"loss"' in line]
-        if len(times) < 2:
-            raise ValueError(f'calibration of {path} logged {len(times)} window(s); raise '
-                             f'--calib-iters (now {args.calib_iters})')
-        cost[path] = statistics.mean(times[1:])
-    return cost
+    try:
+        return {path: _iteration_cost(work) for _, path, _, _, work in jobs}
+    except ValueError as err:
+        raise ValueError(f'{err}; raise --calib-iters (now {args.calib_iters})') from None
+
+
+def _scalars(work_dir: str) -> List[dict]:
+    """The records of the newest run's mmengine ``vis_data/scalars.json`` under
+    ``work_dir``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
+    with open(files[-1]) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _iteration_cost(work_dir: str) -> float:
+    """Mean seconds per training iteration of a calibration run, its first logging window
+    left out."""
+    times = [rec['time'] for rec in _scalars(work_dir) if 'loss' in rec and 'time' in rec]
+    if len(times) < 2:
+        raise ValueError(f'the calibration in {work_dir} logged {len(times)} window(s)')
+    return statistics.mean(times[1:])
 
 
 def read_curve(work_dir: str) -> dict:
@@ -148,21 +169,16 @@ def read_curve(work_dir: str) -> dict:
     iteration time of the window; the training seconds up to a step are their sum. A point's
     step is the last logged training step before the validation.
     """
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(f'no vis_data/scalars.json under {work_dir}')
     train_s, last_step, points, final = 0.0, 0, [], {}
-    with open(files[-1]) as f:
-        for line in f:
-            rec = json.loads(line)
-            if 'loss' in rec and 'time' in rec:
-                train_s += rec['time'] * (rec['step'] - last_step)
-                last_step = rec['step']
-            elif 'PCK' in rec:  # validation records carry the epoch (0) as their step
-                points.append((last_step, round(train_s, 2), rec['PCK']))
-                final = {k: v for k, v in rec.items() if 'PCK' in k}
+    for rec in _scalars(work_dir):
+        if 'loss' in rec and 'time' in rec:
+            train_s += rec['time'] * (rec['step'] - last_step)
+            last_step = rec['step']
+        elif 'PCK' in rec:  # validation records carry the epoch (0) as their step
+            points.append((last_step, round(train_s, 2), rec['PCK']))
+            final = {k: v for k, v in rec.items() if 'PCK' in k}
     if not points:
-        raise ValueError(f'{files[-1]} holds no validation (PCK) record')
+        raise ValueError(f'{work_dir} holds no validation (PCK) record')
     return dict(points=points, final=final, train_s=points[-1][1])
 
 

@@ -105,3 +105,36 @@ def test_calibration_by_training_reads_the_logged_step_times(tmp_path, monkeypat
     assert len(calib) == 2 and all('val_cfg=None' in c[2] for c in calib)
     assert [round(r['cost'], 3) for r in rows] == [0.45, 0.65]  # start-up window left out
     assert [r['iters'] for r in rows] == [100, round(100 * 0.45 / 0.65)]
+
+
+def test_reuse_keeps_the_calibration_and_budget_of_finished_seeds(tmp_path, monkeypatch):
+    """--reuse: a second invocation that adds a seed reads the calibration on disk instead of
+    training it again (a new calibration would give the real network a different iteration
+    count, so the finished seeds would no longer count as done)."""
+    launched, cost, runs = [], dict(cfg_a=0.4, cfg_b=0.8), iter(range(100))
+
+    def fake_run_all(jobs, args):
+        for job in jobs:
+            name, path, iters, seed, work = job
+            if args.reuse and wt._complete(job):
+                continue
+            launched.append((name, iters, seed))
+            t = cost[osp.basename(path)[:-3]]
+            recs = [dict(loss=1.0, time=5.0, step=5), dict(loss=1.0, time=t, step=10)]
+            if not name.startswith('calib'):
+                recs = [dict(loss=1.0, time=t, step=iters), dict(PCK=10.0, step=iters)]
+            _scalars(tmp_path / 'w' / work.split('/w/')[1] / f'r{next(runs):03d}' /
+                     'vis_data' / 'scalars.json', recs)
+            if not name.startswith('calib'):
+                open(osp.join(work, f'iter_{iters}.pth'), 'w').close()
+    monkeypatch.setattr(wt, 'run_all', fake_run_all)
+    common = ['cfg_a.py', 'cfg_b.py', '--names', 'a', 'b', '--iters', '100', '--calibrate',
+              'train', '--calib-iters', '10', '--work-dir', str(tmp_path / 'w'), '--reuse']
+    wt.main(common + ['--seeds', '0'])
+    assert launched == [('calib0', 10, 0), ('calib1', 10, 0), ('a', 100, 0), ('b', 50, 0)]
+    launched.clear()
+    cost['cfg_b'] = 0.5  # a new calibration would now give b 80 iterations
+    rows = wt.main(common + ['--seeds', '0', '1'])
+    assert launched == [('a', 100, 1), ('b', 50, 1)]  # no calibration, seed 0 not rerun
+    assert [r['iters'] for r in rows] == [100, 50]
+    assert [run['seed'] for run in rows[1]['runs']] == [0, 1]
