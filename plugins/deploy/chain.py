@@ -24,30 +24,22 @@ in a branch, the ``'torch'`` backend) keeps its ordinary forward.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
+from .block_patterns import BlockPatterns
 from .packed_conv import PackedBinaryConv2d, _isa
 
 # block class -> (attribute of the branch list, attribute of the shortcut)
-CHAIN_BLOCKS: Dict[type, Tuple[str, str]] = {}
+CHAIN_BLOCKS = BlockPatterns([('plugins.pose.hpm:HPMBlock', ('branches', 'shortcut'))])
 
 
 def register_chain(cls: type, branches: str = 'branches', shortcut: str = 'shortcut') -> type:
     """Declare that ``cls.forward`` computes ``h_0 = x, h_i = branches[i](h_{i-1})`` and returns
     ``cat(h_1..h_k, dim=1) + shortcut(x)`` (``shortcut(x)`` may return None: no addition)."""
-    CHAIN_BLOCKS[cls] = (branches, shortcut)
-    return cls
-
-
-def _register_defaults() -> None:
-    try:
-        from plugins.pose.hpm import HPMBlock
-    except ImportError:  # the pose package is optional for deployment
-        return
-    register_chain(HPMBlock)
+    return CHAIN_BLOCKS.register(cls, (branches, shortcut))
 
 
 def _activation(mods: List[nn.Module], channels: int) -> Optional[Tuple]:
@@ -100,8 +92,6 @@ def _branch_parts(branch: nn.Module) -> Optional[Tuple[PackedBinaryConv2d, Optio
 def chained_parts(block: nn.Module) -> Optional[list]:
     """The per-branch ``(conv, act_pos, act_neg)`` of a registered block that can run as a
     packed chain, else None."""
-    if not CHAIN_BLOCKS:
-        _register_defaults()
     attrs = CHAIN_BLOCKS.get(type(block))
     if attrs is None:
         return None
@@ -125,7 +115,7 @@ def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
     parts = chained_parts(block)
     if parts is None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu':
         return type(block).forward(block, x)
-    shortcut = getattr(block, CHAIN_BLOCKS[type(block)][1])
+    shortcut = getattr(block, CHAIN_BLOCKS.get(type(block))[1])
     if x.shape[1] != parts[0][0].in_channels:
         raise ValueError(f'expected {parts[0][0].in_channels} input channels, got '
                          f'{tuple(x.shape)}')
@@ -175,8 +165,6 @@ def chain_blocks(model: nn.Module) -> List[str]:
     Returns:
         the names of the chained blocks.
     """
-    if not CHAIN_BLOCKS:
-        _register_defaults()
     names = []
     for name, module in model.named_modules():
         if type(module) in CHAIN_BLOCKS and chained_parts(module) is not None:

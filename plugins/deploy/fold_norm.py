@@ -18,29 +18,21 @@ activation acts on the conv output and is unaffected). Layers with XNOR-Net's ac
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
 from torch import nn
 
+from .block_patterns import BlockPatterns
 from .packed_conv import PackedBinaryConv2d
 
 # block class -> (norm attribute, activation attribute, conv attribute)
-FOLDABLE_BLOCKS: Dict[type, Tuple[str, str, str]] = {}
+FOLDABLE_BLOCKS = BlockPatterns([('plugins.pose.layers:PreActConv', ('norm', 'act', 'conv'))])
 
 
 def register_fold(cls: type, norm: str = 'norm', act: str = 'act', conv: str = 'conv') -> type:
     """Declare that ``cls.forward`` computes ``conv(act(norm(x)))`` and nothing else reads the
     norm output, so the norm may be folded into a packed ``conv``."""
-    FOLDABLE_BLOCKS[cls] = (norm, act, conv)
-    return cls
-
-
-def _register_defaults() -> None:
-    try:
-        from plugins.pose.layers import PreActConv
-    except ImportError:  # the pose package is optional for deployment
-        return
-    register_fold(PreActConv)
+    return FOLDABLE_BLOCKS.register(cls, (norm, act, conv))
 
 
 def _packed(conv: nn.Module) -> Optional[PackedBinaryConv2d]:
@@ -66,8 +58,6 @@ def fold_input_norms(model: nn.Module) -> List[str]:
     Returns:
         the names of the norms that were folded (now ``nn.Identity``).
     """
-    if not FOLDABLE_BLOCKS:
-        _register_defaults()
     folded = []
     for name, module in model.named_modules():
         prefix = f'{name}.' if name else ''
