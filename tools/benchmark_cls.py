@@ -2,7 +2,7 @@
 
     python tools/benchmark_cls.py table      [--quick]   # vs timm's resnet18 at 224x224
     python tools/benchmark_cls.py train      [--quick]   # real vs binary (each scaling) on digits
-    python tools/benchmark_cls.py multidomain [--quick]  # add digits domains one by one
+    python tools/benchmark_cls.py multidomain [--quick] [--seeds 0 1 2]  # add digits domains
     python tools/benchmark_cls.py all        [--quick] [--out docs/cls_results.json]
 
 Everything runs on the embedded data (scikit-learn digits), on CPU, with fixed seeds; the
@@ -136,11 +136,22 @@ def run_train(quick: bool) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- multidomain
-def run_multidomain(quick: bool, lr_new: float = 1e-2) -> dict:
-    """Add digits domains one by one; earlier domains checked bit-for-bit after every step."""
+def run_multidomain(quick: bool, lr_new: float = 1e-2, seed: int = 0,
+                    domains: list[str] | None = None,
+                    epochs: tuple[int, int, int] | None = None) -> dict:
+    """Add digits domains one by one; earlier domains checked bit-for-bit after every step.
+
+    Args:
+        quick: small budgets (3/2/3 epochs, the first four domains).
+        lr_new: Adam learning rate of every domain after the first.
+        seed: initialisation of every network and order of the batches (seed 0 is the
+            earlier single-seed measurement).
+        domains: override of the domain list (tests).
+        epochs: override of (first domain, each new domain, baseline) epochs (tests).
+    """
     size, widths, layers = 16, (16, 32, 64), (2, 2, 2)
-    ep_first, ep_new, ep_base = (3, 2, 3) if quick else (10, 6, 10)
-    domains = MD_DOMAINS[:4] if quick else MD_DOMAINS
+    ep_first, ep_new, ep_base = epochs or ((3, 2, 3) if quick else (10, 6, 10))
+    domains = domains or (MD_DOMAINS[:4] if quick else MD_DOMAINS)
     data = {d: (load_digits_domain(d, 'train', size), load_digits_domain(d, 'val', size))
             for d in domains}
 
@@ -149,21 +160,22 @@ def run_multidomain(quick: bool, lr_new: float = 1e-2) -> dict:
 
     # baseline errors: an independent dense network of the same architecture per domain
     # (E_max = 2 x baseline error, as the challenge uses a fine-tuned network per domain)
-    baseline = {}
+    baseline, baseline_top1 = {}, {}
     for d in domains:
         (x, y), (xv, yv) = data[d]
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         net = timm.create_model('real_resnet18', num_classes=DIGITS_DOMAINS[d][2],
                                 width=widths[0], stem='small')
         net.layer4 = torch.nn.Identity()  # 3 stages (16, 32, 64) like the multi-domain model
         net.num_features = widths[-1]
         net.fc = torch.nn.Linear(widths[-1], DIGITS_DOMAINS[d][2])
-        _fit(net, lambda m, t: m(t), x, y, ep_base)
+        _fit(net, lambda m, t: m(t), x, y, ep_base, seed=seed)
         err = 1 - (_logits(net, lambda m, t: m(t), xv).argmax(1) == yv).float().mean().item()
+        baseline_top1[d] = round(100 * (1 - err), 2)
         baseline[d] = max(err, 1.0 / len(yv))  # at least one error, so E_max > 0
-        print(f'baseline {d}: error {err:.4f}', flush=True)
+        print(f'baseline {d} (seed {seed}): error {err:.4f}', flush=True)
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     net = LatentTuckerResNet(layers=layers, widths=widths, rank=1.0)
     full = net.full_network_params()
     reference_logits: dict[str, torch.Tensor] = {}
@@ -174,7 +186,7 @@ def run_multidomain(quick: bool, lr_new: float = 1e-2) -> dict:
         net.add_domain(d, DIGITS_DOMAINS[d][2], init_from=0)
         added = sum(p.numel() for p in net.parameters()) - before
         secs = _fit(net, fwd(d), x, y, ep_first if k == 0 else ep_new,
-                    lr=2e-3 if k == 0 else lr_new, seed=k)
+                    lr=2e-3 if k == 0 else lr_new, seed=1000 * seed + k)
         reference_logits[d] = _logits(net, fwd(d), xv)
         identical = all(torch.equal(_logits(net, fwd(e), data[e][1][0]), reference_logits[e])
                         for e in domains[:k])
@@ -184,14 +196,48 @@ def run_multidomain(quick: bool, lr_new: float = 1e-2) -> dict:
         steps.append(dict(step=k, domain=d, added_params=added,
                           added_ratio=round(added / full, 4),
                           val_top1=round(100 * (1 - errors[d]), 2),
+                          baseline_top1=baseline_top1[d],
                           earlier_identical=identical if k else '-',
                           score=round(score, 1), max_score=1000 * (k + 1),
                           train_s=round(secs, 1)))
         print(steps[-1], flush=True)
     total_params = sum(p.numel() for p in net.parameters())
-    return dict(steps=steps, baseline_errors=baseline, full_network_params=full,
-                total_params=total_params, independent_networks_params=full * len(domains),
+    return dict(seed=seed, layout=net.layout, steps=steps, baseline_errors=baseline,
+                full_network_params=full, total_params=total_params,
+                independent_networks_params=full * len(domains),
                 params_per_domain_ratio=round(net.params_per_domain() / full, 4))
+
+
+def _mean_std(values: list[float], digits: int = 2) -> str:
+    """``mean +- std`` (sample standard deviation; ``+- nan`` for one value)."""
+    std = statistics.stdev(values) if len(values) > 1 else float('nan')
+    return f'{statistics.mean(values):.{digits}f} +- {std:.{digits}f}'
+
+
+def summarise_multidomain(runs: list[dict]) -> list[dict]:
+    """One row per step over the seeds of :func:`run_multidomain` runs.
+
+    Accuracies and scores as mean +- std (sample std) with the per-seed values; parameter
+    counts must agree between seeds; ``earlier_identical`` is True only if it held in every
+    seed.
+    """
+    rows = []
+    for k, step in enumerate(runs[0]['steps']):
+        per = [r['steps'][k] for r in runs]
+        if len({s['added_params'] for s in per}) != 1 or len({s['domain'] for s in per}) != 1:
+            raise ValueError(f'step {k}: runs disagree on domain/parameters: {per}')
+        same = [s['earlier_identical'] for s in per]
+        rows.append(dict(
+            step=k, domain=step['domain'], added_params=step['added_params'],
+            added_ratio=step['added_ratio'],
+            val_top1=_mean_std([s['val_top1'] for s in per]),
+            val_top1_per_seed=', '.join(f"{s['val_top1']:.2f}" for s in per),
+            baseline_top1=_mean_std([s['baseline_top1'] for s in per]),
+            baseline_top1_per_seed=', '.join(f"{s['baseline_top1']:.2f}" for s in per),
+            earlier_identical='-' if k == 0 else all(v is True for v in same),
+            score=_mean_std([s['score'] for s in per], 1),
+            seeds=', '.join(str(r['seed']) for r in runs)))
+    return rows
 
 
 def main(argv=None) -> None:
@@ -202,6 +248,8 @@ def main(argv=None) -> None:
     parser.add_argument('--lr-new', type=float, default=1e-2,
                         help='multidomain: Adam learning rate of the domains after the first')
     parser.add_argument('--models', nargs='+', help='table: only these timm model names')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
+                        help='multidomain: one run per seed, then mean +- std per step')
     parser.add_argument('--out', help='write the results as json')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -213,10 +261,19 @@ def main(argv=None) -> None:
         results['train'] = run_train(args.quick)
         print(_md(results['train'], list(results['train'][0])))
     if args.what in ('multidomain', 'all'):
-        results['multidomain'] = run_multidomain(args.quick, args.lr_new)
-        md = results['multidomain']
-        print(_md(md['steps'], list(md['steps'][0])))
-        print({k: v for k, v in md.items() if k != 'steps'})
+        runs = []
+        for seed in track(args.seeds, desc='benchmark_cls multidomain', unit='seed'):
+            runs.append(run_multidomain(args.quick, args.lr_new, seed=seed))
+            md = runs[-1]
+            print(_md(md['steps'], list(md['steps'][0])))
+            print({k: v for k, v in md.items() if k != 'steps'}, flush=True)
+            if args.out:  # every finished seed on disk
+                with open(args.out, 'w') as f:
+                    json.dump(dict(results, multidomain=runs), f, indent=1)
+        results['multidomain'] = runs if len(runs) > 1 else runs[0]
+        if len(runs) > 1:
+            results['multidomain_summary'] = summarise_multidomain(runs)
+            print(_md(results['multidomain_summary'], list(results['multidomain_summary'][0])))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)
