@@ -1,9 +1,9 @@
 """T-Net vs the uncompressed hourglass on the embedded MPII set: PCKh at several compression
 ratios, same training budget.
 
-    python tools/benchmark_tnet.py            # each config's own budget (3 epochs, 4000 images)
-    python tools/benchmark_tnet.py --quick    # 256 training / 128 val images, 2 epochs
-    python tools/benchmark_tnet.py --train-images 1000 --epochs 2 --ratios dense 0.3 0.1
+    python tools/benchmark_tnet.py            # the configs' own budget (hg_mpii's max_iters)
+    python tools/benchmark_tnet.py --quick    # 256 training / 128 val images, 40 iterations
+    python tools/benchmark_tnet.py --iters 300 --ratios dense 0.3 0.1   # same budget, any length
     python tools/benchmark_tnet.py --seeds 0 1 2 --json tnet.json   # mean and spread over seeds
     python tools/benchmark_tnet.py --table-from tnet_a.json tnet_b.json   # merge saved runs
     python tools/benchmark_tnet.py --ratios 0.1 0.1:in_out 0.1:all_modes:0.1 --baselines
@@ -17,7 +17,8 @@ scheme / tensor dropout) overridden (``dense`` = ``None``: the same network with
 uncompressed weight tensor), plus the
 bottleneck hourglass of configs/pose/hg_mpii.py (``--baselines``; T-Net's config inherits
 everything but the backbone from it), trained with the same schedule, data, seed and batch
-size, then evaluated once (PCKh@0.5 with flip test;
+size (``--iters`` sets ``max_iters``; the lr step follows it, see
+configs/_base_/schedules/pose_iters.py), then evaluated once (PCKh@0.5 with flip test;
 MMPose's ``MpiiPCKAccuracy`` reports it under the key ``'PCK'``). The table gives the
 parameters of the weight tensor and of the whole model, PCKh and the training wall time (the
 machine may be shared: time is indicative only).
@@ -41,6 +42,8 @@ from plugins.engine.progress import track  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+from plugins.engine.config_rebind import load_config  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs/pose/tnet_mpii.py')
@@ -73,18 +76,16 @@ def variant_cfg(base: Config, ratio, seed: int, args: argparse.Namespace,
         cfg.train_dataloader.dataset.indices = args.train_images
     if args.val_images:
         cfg.val_dataloader.dataset.indices = args.val_images
-    if args.epochs:
-        cfg.train_cfg.max_epochs = args.epochs
-        cfg.param_scheduler[1].end = args.epochs
-        cfg.param_scheduler[1].milestones = [max(1, args.epochs - 1)]
-    cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1  # evaluate once, below
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1  # evaluate once, below
     return cfg
 
 
 def run(args: argparse.Namespace) -> list:
     torch.set_num_threads(args.threads)
-    base = Config.fromfile(args.config)
-    variants = [(osp.basename(path), Config.fromfile(path), None) for path in args.baselines]
+    options = {'max_iters': args.iters} if args.iters else None  # lr step follows
+    base = load_config(args.config, options)
+    variants = [(osp.basename(path), load_config(path, options), None)
+                for path in args.baselines]
     variants += [(ratio, base, ratio) for ratio in args.ratios]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> list:
                              tensor=backbone.tensor_params() if is_tnet else None,
                              dense=math.prod(backbone.tensor_shape) if is_tnet else None,
                              total=sum(p.numel() for p in runner.model.parameters()),
-                             pckh=float(pckh), train_s=train_s, seed=seed))
+                             pckh=float(pckh), train_s=train_s, seed=seed,
+                             iters=cfg.train_cfg.max_iters))
             print(rows[-1], flush=True)
             if args.json:  # after every run, so that an interrupted benchmark keeps its rows
                 with open(args.json, 'w') as f:
@@ -146,10 +148,12 @@ def main(argv=None) -> None:
     parser.add_argument('--baselines', nargs='*', default=[BASELINE],
                         help='other configs trained and evaluated with the same budget')
     parser.add_argument('--quick', action='store_true',
-                        help='256 train / 128 val images, 2 epochs')
+                        help='256 train / 128 val images, 40 iterations')
     parser.add_argument('--train-images', type=int, default=None)
     parser.add_argument('--val-images', type=int, default=None)
-    parser.add_argument('--epochs', type=int, default=None)
+    parser.add_argument('--iters', type=int, default=None,
+                        help="training iterations of every run (default: the configs' "
+                        'max_iters); the lr step follows')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help="training seeds (randomness.seed); every variant runs with each")
@@ -167,7 +171,7 @@ def main(argv=None) -> None:
     if args.quick:
         args.train_images = args.train_images or 256
         args.val_images = args.val_images or 128
-        args.epochs = args.epochs or 2
+        args.iters = args.iters or 40
     print(markdown(run(args)))
 
 

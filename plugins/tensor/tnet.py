@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 
+from ..pose.hourglass import StackedHourglass
 from .factorized_conv import tucker_to_tensor
 from .ranks import tucker_params
 
@@ -217,6 +218,9 @@ class TNet(BaseBackbone):
         tensor_dropout: Tucker dropout probability on the core during training.
         stem_channels: channels of the 7x7 stem conv.
         in_channels: image channels.
+        heatmap_init_std: std of the normal init of the per-stack heatmap convs (bias 0), as
+            in :class:`plugins.pose.StackedHourglass` (the same method); ``None`` for
+            PyTorch's default init.
         init_cfg: mmengine init config.
 
     Shapes: input (N, in_channels, H, W) -> tuple of ``num_stacks`` tensors
@@ -229,6 +233,7 @@ class TNet(BaseBackbone):
                  rank_scheme: str = 'all_modes', compress_modes: Optional[Sequence[str]] = None,
                  tensor_dropout: float = 0.0,
                  stem_channels: int = 32, in_channels: int = 3,
+                 heatmap_init_std: Optional[float] = 0.001,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         for name, value in (('num_stacks', num_stacks), ('depth', depth),
@@ -271,10 +276,15 @@ class TNet(BaseBackbone):
             for _ in range(num_stacks))
         self.heatmaps = nn.ModuleList(nn.Conv2d(channels, out_channels, 1)
                                       for _ in range(num_stacks))
+        self.reset_heatmap_layers(heatmap_init_std)
         self.merge_features = nn.ModuleList(nn.Conv2d(channels, channels, 1)
                                             for _ in range(num_stacks - 1))
         self.merge_heatmaps = nn.ModuleList(nn.Conv2d(out_channels, channels, 1)
                                             for _ in range(num_stacks - 1))
+
+    #: heatmap convs from N(0, std) with zero bias: the predicted heatmaps start at ~0 (MMPose
+    #: HeatmapHead's init), the stacked hourglass's own method (it reads ``self.heatmaps``)
+    reset_heatmap_layers = StackedHourglass.reset_heatmap_layers
 
     @property
     def ranks(self) -> Optional[Tuple[int, ...]]:

@@ -40,6 +40,22 @@ def test_tnet_configs_build_with_their_ratio(name, ratio):
         assert ratio * 0.8 * dense <= model.backbone.tensor_params() <= ratio * dense
 
 
+@pytest.mark.parametrize('options', [None, {'max_iters': 300}])
+def test_tnet_configs_share_everything_but_the_backbone_with_hg_mpii(options):
+    """One override (here ``max_iters``) reaches T-Net and the hourglass alike."""
+    from plugins.engine.config_rebind import load_config
+    tnet = load_config(osp.join(ROOT, 'configs/pose/tnet_c010_mpii.py'), options)
+    hg = load_config(osp.join(ROOT, 'configs/pose/hg_mpii.py'), options)
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper', 'train_dataloader',
+                'val_dataloader', 'codec'):
+        assert tnet[key] == hg[key], key
+    assert tnet.model.head == hg.model.head
+    assert tnet.model.backbone.type == 'TNet' and 'block' not in tnet.model.backbone
+    if options:
+        assert tnet.train_cfg.max_iters == 300
+        assert tnet.param_scheduler[1].milestones == [240]
+
+
 def test_mmcv_conv_module_wraps_a_factorised_conv():
     from mmcv.cnn import ConvModule
     module = ConvModule(4, 6, 3, padding=1, conv_cfg=dict(type='CPConv', rank=3),

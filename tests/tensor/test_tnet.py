@@ -153,3 +153,22 @@ def test_complexity_walker_counts_every_slice_conv_and_the_tensor_once():
     assert row.calls == 24 and row.cost.flops == pixels * 8 * 8 * 9
     tensor = next(r for r in report.rows if r.name == 'weight_tensor')
     assert tensor.cost.real_params == net.tensor_params()
+
+
+def test_heatmap_convs_start_near_zero_like_the_hourglass():
+    """Heatmap convs from N(0, 0.001), bias 0 (StackedHourglass's init): the first stack's
+    heatmaps have the std predicted from its features, 0.001 * sqrt(mean_p ||y_p||^2), and are
+    far smaller than with PyTorch's default init."""
+    torch.manual_seed(0)
+    small, default = TNet(**SMALL, compression=None).eval(), TNet(
+        **SMALL, compression=None, heatmap_init_std=None).eval()
+    feats = []
+    small.features[0].register_forward_hook(lambda _m, _i, o: feats.append(o))
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        hm, hm_default = small(x)[0], default(x)[0]
+    for conv in small.heatmaps:
+        assert conv.bias.abs().max() == 0
+    expected = 0.001 * feats[0].pow(2).sum(1).mean().sqrt()  # std of a sum of C weighted terms
+    assert 0.5 * expected < hm.std() < 2 * expected
+    assert hm.abs().max() < 0.05 * hm_default.abs().max()

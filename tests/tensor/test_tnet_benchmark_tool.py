@@ -32,7 +32,7 @@ test_dataloader = val_dataloader
     out = tmp_path / 'rows.json'
     tool.main(['--config', str(cfg), '--baselines', '--ratios', '0.05:in_out', '--seeds', '0',
                '1',
-               '--train-images', '16', '--val-images', '8', '--epochs', '1',
+               '--train-images', '16', '--val-images', '8', '--iters', '2',
                '--threads', str(torch.get_num_threads()),  # leave the process as it was
                '--json', str(out)])
     rows = json.load(open(out))
