@@ -1,7 +1,7 @@
 """Several seeds of the two-stage SR pipeline against the bicubic-pairs baseline, with a curve.
 
     python tools/sr/benchmark_seeds.py --seeds 0 1 2 [--stage1-iters 300] [--stage2-iters 300]
-        [--eval-every 100] [--suffix mixed] [--work-dir work_dirs/sr_seeds_mixed]
+        [--eval-every 100] [--suffix mixed] [--work-dir work_dirs/sr_seeds_mixed] [--resume]
 
 For every seed: trains ``configs/sr/high_to_low_faces64_<suffix>.py`` (stage 1), then
 ``low_to_high_faces64_<suffix>.py`` on its pairs (the paper's method) and
@@ -11,7 +11,9 @@ stage-2 checkpoint on the held-out (real LR, HR) pairs: PSNR/SSIM of the SR of t
 face to the HR face and the Fréchet patch distance (8x8) of the SR set to the HR set. Stage 1
 is scored by the Fréchet patch distance (4x4) of its LR faces to the real LR faces.
 
-Writes ``results.json`` after every run and prints mean +- std over seeds per iteration.
+Writes ``results.json`` after every run and prints mean +- std (sample std) over seeds per
+iteration. ``--resume`` keeps the finished runs of an earlier ``results.json`` in the work dir
+made with the same settings (all arguments but ``--seeds``) and runs only the missing ones.
 """
 import argparse
 import glob
@@ -71,6 +73,37 @@ def checkpoints(work_dir: str) -> list:
     return sorted(found, key=lambda p: int(re.findall(r'iter_(\d+)', p)[0]))
 
 
+#: arguments that may differ between a results.json and a run that resumes it
+RESUMABLE_DIFFERENCES = ('seeds', 'resume')
+
+
+def previous_runs(path: str, args: dict) -> dict:
+    """The finished runs of an earlier ``results.json`` made with the same settings.
+
+    Args:
+        path: the earlier ``results.json`` (missing: no runs).
+        args: this invocation's arguments (``vars(namespace)``).
+
+    Returns:
+        ``{run_name: result}``, e.g. ``{'ours_seed0': {...}, 'stage1_seed0': {...}}``.
+
+    Raises:
+        ValueError: when a setting other than those in ``RESUMABLE_DIFFERENCES`` differs,
+            naming it and both values.
+    """
+    if not osp.exists(path):
+        return {}
+    with open(path) as f:
+        old = json.load(f)
+    for key in sorted(set(args) | set(old['args'])):
+        if key in RESUMABLE_DIFFERENCES:
+            continue
+        if old['args'].get(key) != args.get(key):
+            raise ValueError(f'cannot resume {path}: {key}={old["args"].get(key)!r} there, '
+                             f'{args.get(key)!r} now (only {RESUMABLE_DIFFERENCES} may differ)')
+    return dict(old['runs'])
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
@@ -82,6 +115,8 @@ def main(argv=None) -> dict:
     p.add_argument('--batch-size', type=int, default=None, help='training batch (config: 16)')
     p.add_argument('--stage1-dir', default=None,
                    help='reuse this trained stage-1 run for every seed (only stage 2 varies)')
+    p.add_argument('--resume', action='store_true',
+                   help='keep the finished runs of WORK_DIR/results.json (same settings)')
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     os.chdir(ROOT)
@@ -97,18 +132,26 @@ def main(argv=None) -> dict:
     results = dict(args=vars(a), data_root=ds.data_root, num_test_pairs=len(data),
                    bicubic_upsampling=dict(fd_patch8=fd(bic, hr, 8), **paired_scores(bic, hr)),
                    runs={})
+    if a.resume:
+        results['runs'] = previous_runs(osp.join(work, 'results.json'), vars(a))
+        print(f'resuming: {sorted(results["runs"])} already finished', flush=True)
     for seed in a.seeds:
+        if all(f'{run}_seed{seed}' in results['runs'] for run in RUNS):
+            continue
         s1 = a.stage1_dir or osp.join(work, f'stage1_seed{seed}')
-        secs = 0.0 if a.stage1_dir else train(config_path('stage1', a.suffix), s1,
-                                               a.stage1_iters, a.eval_every, seed,
-                                               batch_size=a.batch_size)
-        g = load_trained_generator(config_path('stage1', a.suffix), s1)
-        torch.manual_seed(seed)
-        with torch.no_grad():
-            fake = from_net(g(to_net(hr)))
-        results['runs'][f'stage1_seed{seed}'] = dict(seed=seed, train_seconds=secs,
-                                                     fd_patch4_to_real_lr=fd(fake, lr, 4))
+        if f'stage1_seed{seed}' not in results['runs']:    # else: its checkpoints are in s1
+            secs = 0.0 if a.stage1_dir else train(config_path('stage1', a.suffix), s1,
+                                                   a.stage1_iters, a.eval_every, seed,
+                                                   batch_size=a.batch_size)
+            g = load_trained_generator(config_path('stage1', a.suffix), s1)
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                fake = from_net(g(to_net(hr)))
+            results['runs'][f'stage1_seed{seed}'] = dict(seed=seed, train_seconds=secs,
+                                                         fd_patch4_to_real_lr=fd(fake, lr, 4))
         for run in ('ours', 'bicubic_pairs'):
+            if f'{run}_seed{seed}' in results['runs']:
+                continue
             wd = osp.join(work, f'{run}_seed{seed}')
             secs = train(config_path(run, a.suffix), wd, a.stage2_iters, a.eval_every, seed,
                          stage1_dir=s1 if run == 'ours' else None, batch_size=a.batch_size)
@@ -128,6 +171,11 @@ def main(argv=None) -> dict:
     return results
 
 
+def _std(values: list) -> float:
+    """Sample standard deviation (nan for one value)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float('nan')
+
+
 def print_table(results: dict) -> None:
     runs = results['runs']
     b = results['bicubic_upsampling']
@@ -135,7 +183,7 @@ def print_table(results: dict) -> None:
           f"bicubic upsampling: PSNR {b['psnr']:.2f}, SSIM {b['ssim']:.4f}, "
           f"FD8 {b['fd_patch8']:.4f}")
     s1 = [r['fd_patch4_to_real_lr'] for k, r in runs.items() if k.startswith('stage1')]
-    print(f'stage 1 FD4 to real LR: {np.mean(s1):.4f} +- {np.std(s1):.4f} (n={len(s1)})')
+    print(f'stage 1 FD4 to real LR: {np.mean(s1):.4f} +- {_std(s1):.4f} (n={len(s1)})')
     print('\n| iteration | trained on | PSNR | SSIM | FD patch8 to HR | n |')
     print('|---|---|---|---|---|---|')
     iters = sorted({int(i) for k, r in runs.items() if 'curve' in r for i in r['curve']})
@@ -147,7 +195,7 @@ def print_table(results: dict) -> None:
             if not vals:
                 continue
             cells = [f'{np.mean([v[m] for v in vals]):.{d}f} +- '
-                     f'{np.std([v[m] for v in vals]):.{d}f}'
+                     f'{_std([v[m] for v in vals]):.{d}f}'
                      for m, d in (('psnr', 2), ('ssim', 4), ('fd_patch8', 4))]
             print(f'| {it} | {run} | ' + ' | '.join(cells) + f' | {len(vals)} |')
 
