@@ -2,6 +2,7 @@
 augmentation on non-frontal test clips.
 
     python tools/lipreading/evidence.py [--max-iters 1000] [--seeds 0 1 2] [--test-head independent]
+        [--reuse]
 
 1. generates the embedded set (near-frontal train/val, test over |yaw| <= 60) if missing:
    ``data/lrw_synthetic`` with test clips from the training toy model (``--test-head toy``) or
@@ -10,8 +11,12 @@ augmentation on non-frontal test clips.
 2. makes the offline pose-augmented copies ``<data root>_pose`` if missing (toy model);
 3. trains ``lipnet_tiny_lrw-synthetic.py`` (frontal only) and ``..._poseaug.py`` (frontal +
    augmented) for the same number of iterations with mmengine's Runner and tests both;
-4. writes ``work_dirs/lipreading_evidence/results.json``, a markdown table and
-   ``accuracy_vs_yaw.png``.
+4. writes ``work_dirs/lipreading_evidence/results.json``, a markdown table (mean +- sample
+   std over seeds, and one line per run) and ``accuracy_vs_yaw.png``.
+
+``--reuse`` does not train a run whose ``iter_<max-iters>.pth`` is already in its work dir (a
+finished earlier run of the same seed and budget): it only tests that checkpoint, as
+``--eval-only`` does for every run.
 """
 import argparse
 import copy
@@ -99,9 +104,20 @@ def print_table(results: dict, names, title: str, key=None) -> None:
     keys = ['top1'] + [f'top1_yaw_{b}' for b in names] + ['non_frontal']
     for n, rs in results.items():
         rs = [r[key] if key else r for r in rs]
-        cells = [f'{np.mean([r[k] for r in rs]):.1f} +- {np.std([r[k] for r in rs]):.1f}'
+        cells = [f'{np.mean([r[k] for r in rs]):.1f} +- {_std([r[k] for r in rs]):.1f}'
                  for k in keys]
         print(f'| {n} | ' + ' | '.join(cells) + f' | {len(rs)} |')
+    for n, rs in results.items():                                   # one line per run
+        for r in rs:
+            v = r[key] if key else r
+            print(f'{n} seed {r.get("seed")}: ' + ' '.join(f'{v[k]:.1f}' for k in keys) +
+                  f' counts {[v[f"count_yaw_{b}"] for b in names]}' +
+                  ('' if key else f' train_s {r["train_seconds"]:.0f}'))
+
+
+def _std(values: list) -> float:
+    """Sample standard deviation (nan for one value)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float('nan')
 
 
 def main(argv=None) -> int:
@@ -117,6 +133,8 @@ def main(argv=None) -> int:
                    help='also test every run on these LRW-layout roots (their test split)')
     p.add_argument('--eval-only', action='store_true',
                    help='do not train: test the iter_<max-iters>.pth of earlier runs')
+    p.add_argument('--reuse', action='store_true',
+                   help='do not train runs whose iter_<max-iters>.pth exists (test it only)')
     p.add_argument('--threads', type=int, default=1, help='torch threads (1 is fastest on a '
                    'shared 2-core machine)')
     a = p.parse_args(argv)
@@ -136,10 +154,14 @@ def main(argv=None) -> int:
         for key in a.configs:
             name, cfg = CONFIGS[key]
             wd = osp.join(a.work_dir, f'{osp.basename(cfg)[:-3]}_seed{seed}')
-            m, secs = run(name, cfg, wd, a.max_iters, seed, root, a.extra_test, a.eval_only)
+            done = osp.isfile(osp.join(wd, f'iter_{a.max_iters}.pth'))
+            test_only = a.eval_only or (a.reuse and done)
+            m, secs = run(name, cfg, wd, a.max_iters, seed, root, a.extra_test, test_only)
             for extra in a.extra_test:
                 m[extra]['non_frontal'] = non_frontal(m[extra], names)
-            m['train_seconds'] = secs
+            m['seed'] = seed
+            m['reused'] = bool(test_only and not a.eval_only)
+            m['train_seconds'] = float('nan') if test_only else secs
             m['non_frontal'] = non_frontal(m, names)
             results.setdefault(name, []).append(m)
             print(f'[{name} seed {seed}] {json.dumps(m)}', flush=True)
@@ -151,7 +173,7 @@ def main(argv=None) -> int:
                 if not isinstance(rs[0][k], dict)} for n, rs in results.items()}
     plot_accuracy_vs_yaw(mean, bins, osp.join(a.work_dir, 'accuracy_vs_yaw.png'),
                          title=f'Embedded set, {a.max_iters} iters, seeds {a.seeds}')
-    print_table(results, names, f'mean +- std over seeds {a.seeds} (population std), test '
+    print_table(results, names, f'mean +- std over seeds {a.seeds} (sample std), test '
                 f'clips: {root} ({a.test_head})')
     for extra in a.extra_test:
         print_table(results, names, f'same runs, test clips: {extra}', key=extra)
