@@ -34,15 +34,11 @@ from torch import nn  # noqa: E402
 
 import plugins  # noqa: E402,F401
 from plugins.binary import BinaryConv2d  # noqa: E402
+from plugins.binary.scaling import SCALINGS  # noqa: E402
 
 VARIANTS = {
     'float': None,
-    'none': dict(scale='none'),
-    'xnor': dict(scale='xnor'),
-    'channel': dict(scale='learned', scale_shape='channel'),
-    'chw': dict(scale='learned', scale_shape='chw'),
-    'rank1': dict(scale='learned', scale_shape='rank1'),
-    'channel_spatial': dict(scale='learned', scale_shape='channel_spatial'),
+    **SCALINGS,
     'naive': 'naive',
     # the two-node form (SignSTE, then conv) the fused sign + conv replaced, for comparison
     'channel_unfused': dict(scale='learned', scale_shape='channel', fuse_sign=False),

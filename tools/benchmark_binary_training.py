@@ -26,14 +26,11 @@ from torch import nn  # noqa: E402
 
 import plugins  # noqa: E402,F401
 from plugins.binary import BinaryConv2d  # noqa: E402
+from plugins.binary.scaling import SCALINGS  # noqa: E402
 
 VARIANTS = {
     'real': None,
-    'none': dict(scale='none'),
-    'xnor': dict(scale='xnor'),
-    'channel': dict(scale='learned', scale_shape='channel'),
-    'chw': dict(scale='learned', scale_shape='chw'),
-    'rank1': dict(scale='learned', scale_shape='rank1'),
+    **SCALINGS,
     # optional extras (pass with --variants)
     'channel_svd': dict(scale='learned', scale_shape='channel', latent=dict(type='SVD',
                                                                             rank=0.5)),

@@ -38,6 +38,10 @@ from torch import Tensor, nn
 SCALES = ('none', 'xnor', 'learned')
 SCALE_SHAPES = ('channel', 'chw', 'rank1', 'channel_spatial')
 SCALE_INITS = ('ones', 'xnor')
+#: ``BinaryConv2d`` keyword arguments of every scaling: none, XNOR's analytic factor, and each
+#: learned XNOR-Net++ shape (the benchmarks' variant names)
+SCALINGS = dict(none=dict(scale='none'), xnor=dict(scale='xnor'),
+                **{shape: dict(scale='learned', scale_shape=shape) for shape in SCALE_SHAPES})
 
 
 def xnor_weight_factor(weight: Tensor) -> Tensor:
