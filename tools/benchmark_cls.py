@@ -136,7 +136,7 @@ def run_train(quick: bool) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- multidomain
-def run_multidomain(quick: bool, lr_new: float = 1e-2, seed: int = 0,
+def run_multidomain(quick: bool, lr_new: float = 1e-2, seed: int = 0, layout: str = 'resnet26',
                     domains: list[str] | None = None,
                     epochs: tuple[int, int, int] | None = None) -> dict:
     """Add digits domains one by one; earlier domains checked bit-for-bit after every step.
@@ -146,6 +146,7 @@ def run_multidomain(quick: bool, lr_new: float = 1e-2, seed: int = 0,
         lr_new: Adam learning rate of every domain after the first.
         seed: initialisation of every network and order of the batches (seed 0 is the
             earlier single-seed measurement).
+        layout: ``LatentTuckerResNet`` layout (``'resnet26'``, the default, or ``'transition'``).
         domains: override of the domain list (tests).
         epochs: override of (first domain, each new domain, baseline) epochs (tests).
     """
@@ -176,7 +177,7 @@ def run_multidomain(quick: bool, lr_new: float = 1e-2, seed: int = 0,
         print(f'baseline {d} (seed {seed}): error {err:.4f}', flush=True)
 
     torch.manual_seed(seed)
-    net = LatentTuckerResNet(layers=layers, widths=widths, rank=1.0)
+    net = LatentTuckerResNet(layers=layers, widths=widths, rank=1.0, layout=layout)
     full = net.full_network_params()
     reference_logits: dict[str, torch.Tensor] = {}
     steps = []
@@ -250,10 +251,14 @@ def main(argv=None) -> None:
     parser.add_argument('--models', nargs='+', help='table: only these timm model names')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0],
                         help='multidomain: one run per seed, then mean +- std per step')
+    parser.add_argument('--layout', default='resnet26', choices=['resnet26', 'transition'],
+                        help='multidomain: network layout (ResNet-26, or the earlier transition '
+                        'convs)')
     parser.add_argument('--out', help='write the results as json')
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    results = {'quick': args.quick, 'threads': args.threads, 'lr_new': args.lr_new}
+    results = {'quick': args.quick, 'threads': args.threads, 'lr_new': args.lr_new,
+               'layout': args.layout}
     if args.what in ('table', 'all'):
         results['table'] = run_table(args.quick, args.models)
         print(_md(results['table'], list(results['table'][0])))
@@ -263,7 +268,7 @@ def main(argv=None) -> None:
     if args.what in ('multidomain', 'all'):
         runs = []
         for seed in track(args.seeds, desc='benchmark_cls multidomain', unit='seed'):
-            runs.append(run_multidomain(args.quick, args.lr_new, seed=seed))
+            runs.append(run_multidomain(args.quick, args.lr_new, seed=seed, layout=args.layout))
             md = runs[-1]
             print(_md(md['steps'], list(md['steps'][0])))
             print({k: v for k, v in md.items() if k != 'steps'}, flush=True)

@@ -46,6 +46,16 @@ def test_multidomain_seeds_train_keep_earlier_domains_and_summarise():
         assert row['val_top1_per_seed'] == ', '.join(f'{a:.2f}' for a in acc)
 
 
+def test_multidomain_transition_layout_is_measured_when_asked():
+    tool = _tool()
+    kw = dict(quick=False, domains=['digits', 'digits_inverted'], epochs=(1, 1, 1))
+    old = tool.run_multidomain(layout='transition', **kw)
+    assert old['layout'] == 'transition' and old['steps'][1]['earlier_identical'] is True
+    new = tool.run_multidomain(**kw)
+    # transition convs are extra Tucker tensors: more parameters per domain (8.7 % vs 7.0 %)
+    assert old['params_per_domain_ratio'] > new['params_per_domain_ratio']
+
+
 def test_summary_refuses_runs_of_different_networks():
     tool = _tool()
     step = dict(step=0, domain='digits', added_params=10, added_ratio=0.1, val_top1=90.0,
