@@ -142,7 +142,7 @@ def markdown(rows: list) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG)
-    parser.add_argument('--ratios', nargs='+', default=['dense', '0.6', '0.3', '0.1', '0.05'],
+    parser.add_argument('--ratios', nargs='*', default=['dense', '0.6', '0.3', '0.1', '0.05'],
                         help="variants RATIO[:SCHEME[:DROPOUT]], 'dense' for the uncompressed "
                         'hourglass')
     parser.add_argument('--baselines', nargs='*', default=[BASELINE],
