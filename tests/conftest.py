@@ -43,6 +43,22 @@ def shared_data() -> str:
 
 
 @pytest.fixture(scope='session')
+def load_tool():
+    """``load_tool('sr/benchmark_seeds.py')``: a script under tools/ loaded as a module (the
+    tools are scripts, not a package)."""
+    import importlib.util
+
+    def load(relpath: str):
+        name = 'tool_' + relpath[:-3].replace('/', '_')
+        spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools', relpath))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope='session')
 def repo_root() -> str:
     return ROOT
 

@@ -1,23 +1,11 @@
 """tools/benchmark_cls.py multidomain: seeds and the mean +- std summary over them."""
-import importlib.util
-import os.path as osp
 
 import numpy as np
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_cls', osp.join(ROOT, 'tools', 'benchmark_cls.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
-def test_multidomain_seeds_train_keep_earlier_domains_and_summarise():
-    tool = _tool()
+def test_multidomain_seeds_train_keep_earlier_domains_and_summarise(load_tool):
+    tool = load_tool('benchmark_cls.py')
     kw = dict(quick=False, domains=['digits', 'digits_inverted'], epochs=(1, 1, 1))
     runs = [tool.run_multidomain(seed=s, **kw) for s in (0, 1)]
     again = tool.run_multidomain(seed=1, **kw)
@@ -46,8 +34,8 @@ def test_multidomain_seeds_train_keep_earlier_domains_and_summarise():
         assert row['val_top1_per_seed'] == ', '.join(f'{a:.2f}' for a in acc)
 
 
-def test_multidomain_transition_layout_is_measured_when_asked():
-    tool = _tool()
+def test_multidomain_transition_layout_is_measured_when_asked(load_tool):
+    tool = load_tool('benchmark_cls.py')
     kw = dict(quick=False, domains=['digits', 'digits_inverted'], epochs=(1, 1, 1))
     old = tool.run_multidomain(layout='transition', **kw)
     assert old['layout'] == 'transition' and old['steps'][1]['earlier_identical'] is True
@@ -56,8 +44,8 @@ def test_multidomain_transition_layout_is_measured_when_asked():
     assert old['params_per_domain_ratio'] > new['params_per_domain_ratio']
 
 
-def test_summary_refuses_runs_of_different_networks():
-    tool = _tool()
+def test_summary_refuses_runs_of_different_networks(load_tool):
+    tool = load_tool('benchmark_cls.py')
     step = dict(step=0, domain='digits', added_params=10, added_ratio=0.1, val_top1=90.0,
                 baseline_top1=91.0, earlier_identical='-', score=0.0)
     runs = [dict(seed=0, steps=[step]), dict(seed=1, steps=[dict(step, added_params=11)])]

@@ -1,27 +1,17 @@
 """tools/lipreading/evidence.py --reuse: finished runs are tested, not trained again."""
-import importlib.util
 import json
 import os
 import os.path as osp
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NAMES = ['0-15', '15-30', '30-45', '45-60']
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'lip_evidence', osp.join(ROOT, 'tools', 'lipreading', 'evidence.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
 @pytest.fixture
-def fake(tmp_path, monkeypatch):
+def fake(tmp_path, monkeypatch, load_tool):
     """The tool with a stand-in ``run`` that records what it was asked to do."""
-    tool = _tool()
+    tool = load_tool('lipreading/evidence.py')
     root = tmp_path / 'lrw'
     (tmp_path / 'lrw_pose').mkdir(parents=True)
     root.mkdir()
