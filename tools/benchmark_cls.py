@@ -23,6 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
 from plugins.engine.progress import track  # noqa: E402
+from plugins.engine.seed_stats import mean_std  # noqa: E402
 import timm  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -209,12 +210,6 @@ def run_multidomain(quick: bool, lr_new: float = 1e-2, seed: int = 0, layout: st
                 params_per_domain_ratio=round(net.params_per_domain() / full, 4))
 
 
-def _mean_std(values: list[float], digits: int = 2) -> str:
-    """``mean +- std`` (sample standard deviation; ``+- nan`` for one value)."""
-    std = statistics.stdev(values) if len(values) > 1 else float('nan')
-    return f'{statistics.mean(values):.{digits}f} +- {std:.{digits}f}'
-
-
 def summarise_multidomain(runs: list[dict]) -> list[dict]:
     """One row per step over the seeds of :func:`run_multidomain` runs.
 
@@ -231,12 +226,12 @@ def summarise_multidomain(runs: list[dict]) -> list[dict]:
         rows.append(dict(
             step=k, domain=step['domain'], added_params=step['added_params'],
             added_ratio=step['added_ratio'],
-            val_top1=_mean_std([s['val_top1'] for s in per]),
+            val_top1=mean_std([s['val_top1'] for s in per], 2),
             val_top1_per_seed=', '.join(f"{s['val_top1']:.2f}" for s in per),
-            baseline_top1=_mean_std([s['baseline_top1'] for s in per]),
+            baseline_top1=mean_std([s['baseline_top1'] for s in per], 2),
             baseline_top1_per_seed=', '.join(f"{s['baseline_top1']:.2f}" for s in per),
             earlier_identical='-' if k == 0 else all(v is True for v in same),
-            score=_mean_std([s['score'] for s in per], 1),
+            score=mean_std([s['score'] for s in per], 1),
             seeds=', '.join(str(r['seed']) for r in runs)))
     return rows
 

@@ -37,7 +37,6 @@ import copy
 import json
 import math
 import os.path as osp
-import statistics
 import sys
 import time
 
@@ -45,6 +44,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
 from plugins.engine.progress import track  # noqa: E402
+from plugins.engine.seed_stats import mean_std  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -232,10 +232,9 @@ def markdown(rows: list) -> str:
              '|---|---|---|---|']
     for arm in arms:
         acc = [r[arm] for r in rows]
-        std = statistics.stdev(acc) if len(acc) > 1 else float('nan')
         iters = '-' if arm == '2-D frames' else ', '.join(str(r[f'{arm}_iters'])
                                                            for r in rows[:1])
-        lines.append(f'| {arm} | {iters} | {statistics.mean(acc):.1f} +- {std:.1f} | '
+        lines.append(f'| {arm} | {iters} | {mean_std(acc)} | '
                      f'{", ".join(f"{a:.1f}" for a in acc)} |')
     return '\n'.join(lines)
 

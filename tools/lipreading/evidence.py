@@ -36,6 +36,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from plugins.datasets.generators import DATA_GENERATORS  # noqa: E402
+from plugins.engine.seed_stats import mean_std  # noqa: E402
 from plugins.lipreading.metric import bin_names, plot_accuracy_vs_yaw  # noqa: E402
 from plugins.lipreading.offline_augment import augment_folder  # noqa: E402
 
@@ -104,8 +105,7 @@ def print_table(results: dict, names, title: str, key=None) -> None:
     keys = ['top1'] + [f'top1_yaw_{b}' for b in names] + ['non_frontal']
     for n, rs in results.items():
         rs = [r[key] if key else r for r in rs]
-        cells = [f'{np.mean([r[k] for r in rs]):.1f} +- {_std([r[k] for r in rs]):.1f}'
-                 for k in keys]
+        cells = [mean_std([r[k] for r in rs]) for k in keys]
         print(f'| {n} | ' + ' | '.join(cells) + f' | {len(rs)} |')
     for n, rs in results.items():                                   # one line per run
         for r in rs:
@@ -113,11 +113,6 @@ def print_table(results: dict, names, title: str, key=None) -> None:
             print(f'{n} seed {r.get("seed")}: ' + ' '.join(f'{v[k]:.1f}' for k in keys) +
                   f' counts {[v[f"count_yaw_{b}"] for b in names]}' +
                   ('' if key else f' train_s {r["train_seconds"]:.0f}'))
-
-
-def _std(values: list) -> float:
-    """Sample standard deviation (nan for one value)."""
-    return float(np.std(values, ddof=1)) if len(values) > 1 else float('nan')
 
 
 def main(argv=None) -> int:

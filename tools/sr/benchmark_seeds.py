@@ -39,6 +39,7 @@ from evidence import fd, paired_scores  # noqa: E402
 from plugins.sr import PairedSRDataset, load_trained_generator  # noqa: E402
 from plugins.sr.faces_synthetic import ensure_generated  # noqa: E402
 from plugins.sr.gan_model import from_net, to_net  # noqa: E402
+from plugins.engine.seed_stats import sample_std as _std  # noqa: E402
 
 RUNS = ('stage1', 'ours', 'bicubic_pairs')
 
@@ -169,11 +170,6 @@ def main(argv=None) -> dict:
                 json.dump(results, f, indent=1)
     print_table(results)
     return results
-
-
-def _std(values: list) -> float:
-    """Sample standard deviation (nan for one value)."""
-    return float(np.std(values, ddof=1)) if len(values) > 1 else float('nan')
 
 
 def print_table(results: dict) -> None:
