@@ -135,7 +135,9 @@ def load_library() -> ctypes.CDLL:
                 P, I, I, I, I, P, P, I, I, I, I, I, I, I, I, I, I, I, P, P, P, I, I, I, I, P, P
             ]
             lib.bnn_conv2d.restype = I
-            lib.bnn_conv2d_chain.argtypes = lib.bnn_conv2d.argtypes + [P, I, I, P, P, P, P, P, P]
+            lib.bnn_conv2d_chain.argtypes = lib.bnn_conv2d.argtypes + [
+                P, I, I, P, P, P, P, P, P, P, P, I
+            ]
             lib.bnn_conv2d_chain.restype = I
             lib.bnn_set_min_work_per_thread.argtypes = [ctypes.c_longlong]
             lib.bnn_min_work_per_thread.restype = ctypes.c_longlong

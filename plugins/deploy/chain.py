@@ -151,7 +151,7 @@ def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
             _ptr(x) if packed is None else None, n, cin, h, w, _ptr(wt), _ptr(tp), o, 1, kh, kw,
             1, 1, ph, pw, 1, 1, conv.pad_value, _ptr(sc), _ptr(bs), _ptr(out), h, w, threads,
             isa, _ptr(ia), _ptr(ib), _ptr(packed), total, offset, _ptr(act_pos), _ptr(act_neg),
-            _ptr(na), _ptr(nb), _ptr(next_packed), _ptr(residual))
+            _ptr(na), _ptr(nb), _ptr(next_packed), _ptr(residual), None, None, 0)
         if rc != 0:
             raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {conv}')
         packed, offset = next_packed, offset + o

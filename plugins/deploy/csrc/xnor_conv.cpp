@@ -341,7 +341,12 @@ int bnn_max_threads() {
 //  * next_packed [n][oh][ow][ceil(O/64)] (zeroed by the caller): the sign bits of the next
 //    layer's input v * next_alpha + next_beta (its folded BatchNorm; null: v itself), v the
 //    activated output *before* the residual;
-//  * residual: float with out's layout, added last (out = v + residual).
+//  * residual: float with out's layout, added last (out = v + residual);
+//  * post_alpha, post_beta [O]: v = v * post_alpha + post_beta right after conv * s + b (an
+//    eval BatchNorm that follows the conv, in torch's order);
+//  * order 0 (HPM chain): activation, pack the next layer's bits, + residual;
+//    order 1 (Bi-Real basic block, act(bn(conv(x)) + identity)): + residual, activation, then
+//    pack the next layer's bits from the final value (the value the next conv reads).
 struct Fuse {
   const uint64_t* xpacked = nullptr;
   int out_ctotal = 0, out_coff = 0;
@@ -351,6 +356,9 @@ struct Fuse {
   const float* next_beta = nullptr;
   uint64_t* next_packed = nullptr;
   const float* residual = nullptr;
+  const float* post_alpha = nullptr;
+  const float* post_beta = nullptr;
+  int order = 0;
 };
 
 static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t* wt,
@@ -367,7 +375,9 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   if (fz.out_coff < 0 || fz.out_coff + O > ctotal) return -6;
   if ((fz.xpacked || fz.next_packed) && G != 1) return -7;
   if ((fz.next_alpha == nullptr) != (fz.next_beta == nullptr)) return -5;
-  const bool epilogue = fz.act_neg || fz.next_packed || fz.residual;
+  if ((fz.post_alpha == nullptr) != (fz.post_beta == nullptr)) return -5;
+  if (fz.order != 0 && fz.order != 1) return -8;
+  const bool epilogue = fz.act_neg || fz.next_packed || fz.residual || fz.post_alpha;
   const int NCw = (O + 63) / 64;  // words per position of next_packed
   Geometry g{N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode};
   g.Cg = C / G;
@@ -495,8 +505,13 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
           const float ap = fz.act_pos ? fz.act_pos[o] : 1.f, an = fz.act_neg ? fz.act_neg[o] : 1.f;
           const float na = fz.next_alpha ? fz.next_alpha[o] : 1.f;
           const float nb = fz.next_beta ? fz.next_beta[o] : 0.f;
+          const float pa = fz.post_alpha ? fz.post_alpha[o] : 1.f;
+          const float pb = fz.post_beta ? fz.post_beta[o] : 0.f;
+          const bool res_first = fz.order == 1;
           for (int ow = 0; ow < OW; ++ow) {
             float v = dst[ow];
+            if (fz.post_alpha) v = v * pa + pb;
+            if (res && res_first) v = v + res[ow];
             if (fz.act_neg) v = v > 0.f ? (fz.act_pos ? v * ap : v) : v * an;
             if (fz.next_packed) {
               float u = fz.next_alpha ? v * na + nb : v;
@@ -505,7 +520,7 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
               if (l == 0) nbits[ow] = 0;
               nbits[ow] |= static_cast<uint32_t>((bitsv >> 31) ^ 1u) << l;  // 1 = +1
             }
-            if (res) v = v + res[ow];
+            if (res && !res_first) v = v + res[ow];
             dst[ow] = v;
           }
         }
@@ -544,7 +559,8 @@ int bnn_conv2d_chain(const float* x, int N, int C, int H, int W, const uint64_t*
                      const float* in_alpha, const float* in_beta, const uint64_t* xpacked,
                      int out_ctotal, int out_coff, const float* act_pos, const float* act_neg,
                      const float* next_alpha, const float* next_beta, uint64_t* next_packed,
-                     const float* residual) {
+                     const float* residual, const float* post_alpha, const float* post_beta,
+                     int order) {
   Fuse fz;
   fz.xpacked = xpacked;
   fz.out_ctotal = out_ctotal;
@@ -555,6 +571,9 @@ int bnn_conv2d_chain(const float* x, int N, int C, int H, int W, const uint64_t*
   fz.next_beta = next_beta;
   fz.next_packed = next_packed;
   fz.residual = residual;
+  fz.post_alpha = post_alpha;
+  fz.post_beta = post_beta;
+  fz.order = order;
   return conv_impl(x, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode,
                    scale, bias, out, OH, OW, nthreads, isa, in_alpha, in_beta, fz);
 }
