@@ -8,7 +8,7 @@ from . import compat
 
 compat.install()
 
-from . import analysis, binary, datasets, engine, tensor  # noqa: E402,F401
+from . import analysis, binary, datasets, engine, ops, tensor  # noqa: E402,F401
 from . import pose  # noqa: E402,F401
 from . import cls, deploy, lipreading, sr  # noqa: E402,F401
 

@@ -10,6 +10,11 @@ affects them alike; the table reports medians and the ratio float / packed.
     .venv/bin/python tools/benchmark_deploy.py --threads 1 --isa 2   # force AVX2 code path
     .venv/bin/python tools/benchmark_deploy.py --batches 1 8 --profile  # + batch 8, breakdown
 
+The float and fake-binary models run the same max-pooling as the exported one
+(:func:`plugins.deploy.pooling.fast_pooling`, the same values) and the same hourglass
+resampling (:mod:`plugins.ops.resample`), so the speed-up counts the binary layers' work and
+not a faster pooling.
+
 Output: markdown tables (paste into docs/deploy.md): layers, whole models (float, fake-binary,
 packed, packed without the packed chains of plugins/deploy/chain.py; sizes), and with
 ``--profile`` where each model's time goes by layer kind. A progress line per round goes to
@@ -40,6 +45,7 @@ from plugins.deploy import (
     save_packed,  # noqa
     size_report)
 from plugins.deploy.build import ISA_NAMES  # noqa: E402
+from plugins.deploy.pooling import fast_pooling  # noqa: E402
 
 # (name, C_in, C_out, kernel, stride, H=W)
 HOURGLASS_LAYERS = [
@@ -112,7 +118,7 @@ def hourglass(binary: bool, channels: int, depth: int, stacks: int) -> nn.Module
     from mmpose.registry import MODELS
     conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel') if binary \
         else None
-    return MODELS.build(
+    return fast_pooling(MODELS.build(
         dict(type='StackedHourglass',
              num_stacks=stacks,
              depth=depth,
@@ -121,13 +127,14 @@ def hourglass(binary: bool, channels: int, depth: int, stacks: int) -> nn.Module
              stem_channels=(64, 128),
              block=dict(type='HPMBlock',
                         conv_cfg=conv,
-                        act_cfg=None if binary else dict(type='ReLU')))).eval()
+                        act_cfg=None if binary else dict(type='ReLU')))).eval())
 
 
 def resnet(binary: bool) -> nn.Module:
     import timm
-    return timm.create_model('binary_resnet18_channel' if binary else 'real_bireal_resnet18',
-                             num_classes=1000).eval()
+    return fast_pooling(
+        timm.create_model('binary_resnet18_channel' if binary else 'real_bireal_resnet18',
+                          num_classes=1000).eval())
 
 
 def is_chained(m: nn.Module) -> bool:

@@ -13,12 +13,12 @@ and (through the block config) the block type and its gated skips.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .gated_skip import SoftGatedSkip
 from .layers import PreActConv
 from .hourglass import _check_common, make_blocks, upsample2x
+from ..ops.resample import max_pool2x2, upsample2x_add
 from .registry import HOURGLASS_MODULES, build_block
 
 SKIP_BRANCHES = ('identity', 'gated', 'block')
@@ -80,6 +80,7 @@ class HybridHourglassModule(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         skip = self.skip(x)
-        low = upsample2x(self.inner(self.down(F.max_pool2d(x, 2, 2))), self.upsample)
-        merged = torch.cat([skip, low], 1) if self.merge == 'concat' else skip + low
+        low = self.inner(self.down(max_pool2x2(x)))
+        merged = (torch.cat([skip, upsample2x(low, self.upsample)], 1) if self.merge == 'concat'
+                  else upsample2x_add(skip, low, self.upsample))
         return self.merge_block(merged)
