@@ -1,0 +1,303 @@
+"""Packed Bi-Real basic blocks: two kernel calls per ResNet block, activations packed between.
+
+The Bi-Real layout ("Bi-Real Net", Liu et al., ECCV 2018; :class:`plugins.cls.resnets.BasicBlock`
+with ``skip='conv'``) gives every binary conv its own real identity skip::
+
+    y   = act1(bn1(conv1(x)) + identity)         identity = x or downsample(x)
+    out = act2(bn2(conv2(y)) + y)
+
+In an exported model each line becomes one ``bnn_conv2d_chain`` call with ``order=1``: the
+kernel's epilogue computes ``v = conv * s + b``, the BatchNorm after the conv
+(``post_alpha``, ``post_beta``), ``+ residual``, the activation (PReLU / LearnableSlope), writes
+``v`` and packs its sign bits for the next conv. So ``bn1``, ``act1``, the additions, ``bn2`` and
+``act2`` never make a float pass of their own, and ``conv2`` reads ``y`` already packed.
+
+Across blocks (:func:`chain_basic_layers`): in an ``nn.Sequential`` of such blocks (a ResNet
+stage) the second call of block ``k`` also packs the sign bits of its output, which block
+``k + 1``'s first conv reads instead of packing the float tensor again (the float output is
+still written: it is the next block's identity or the input of its downsample shortcut).
+
+The BatchNorm after a conv is applied as torch's CPU kernel computes it (read in
+``aten/src/ATen/native/cpu/batch_norm_kernel.cpp`` and checked bit for bit in the tests):
+``alpha = weight * (1 / sqrt(running_var + eps))`` and ``beta = bias - mean * alpha``, then
+``x * alpha + beta``, where the vectorised (AVX2/AVX-512) build of torch contracts both
+``bias - mean * alpha`` and ``x * alpha + beta`` into fused multiply-adds (one rounding each).
+:func:`post_norm_terms` returns that ``beta`` (an exactly rounded FMA, computed in float64 with
+round-to-odd).
+
+Blocks declare the pattern through :func:`register_basic_block`. A block whose parts do not
+fit keeps its own forward: spatial scales, ``act_scale``, grouped or dilated convs, a norm that
+is not an eval ``BatchNorm2d`` with running statistics, activations other than PReLU /
+``ChannelPReLU`` / ``LearnableSlope`` without shifts / none (ReLU gives ``+0`` where the
+kernel's ``v * 0`` gives ``-0``, a different sign bit), ``skip='block'``, training mode, the
+``'torch'`` backend, and inputs that are not float32 CPU tensors.
+"""
+from __future__ import annotations
+
+import functools
+from typing import List, NamedTuple, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .block_patterns import BlockPatterns
+from .chain import _activation
+from .packed_conv import PackedBinaryConv2d, _isa
+
+__all__ = [
+    'BASIC_BLOCKS', 'register_basic_block', 'basic_block_parts', 'post_norm_terms',
+    'fused_basic_block_forward', 'fused_sequential_forward', 'chain_basic_blocks',
+    'chain_basic_layers'
+]
+
+# block class -> (conv1, bn1, act1, conv2, bn2, act2, downsample, skip attribute ('' = always
+# the Bi-Real layout; else the attribute must equal 'conv'))
+BASIC_BLOCKS = BlockPatterns([('plugins.cls.resnets:BasicBlock',
+                               ('conv1', 'bn1', 'act1', 'conv2', 'bn2', 'act2', 'downsample',
+                                'skip'))])
+
+
+def register_basic_block(cls: type, conv1: str = 'conv1', bn1: str = 'bn1', act1: str = 'act1',
+                         conv2: str = 'conv2', bn2: str = 'bn2', act2: str = 'act2',
+                         downsample: str = 'downsample', skip: str = '') -> type:
+    """Declare that ``cls.forward`` computes ``identity = x if downsample is None else
+    downsample(x); y = act1(bn1(conv1(x)) + identity); return act2(bn2(conv2(y)) + y)``
+    (when ``skip`` names an attribute, only while it equals ``'conv'``)."""
+    return BASIC_BLOCKS.register(cls, (conv1, bn1, act1, conv2, bn2, act2, downsample, skip))
+
+
+def _round_to_f32_exact(hi: Tensor, lo: Tensor) -> Tensor:
+    """float32 rounding of the exact value ``hi + lo`` (float64, ``|lo| <= ulp(hi) / 2``):
+    round to odd in float64, then to nearest float32 (53 >= 24 + 2 bits: no double rounding)."""
+    bits = hi.view(torch.int64)
+    even = (bits & 1) == 0
+    toward = torch.where(lo > 0, torch.full_like(hi, float('inf')),
+                         torch.full_like(hi, float('-inf')))
+    odd = torch.where((lo != 0) & even, torch.nextafter(hi, toward), hi)
+    return odd.float()
+
+
+@torch.no_grad()
+def post_norm_terms(norm: nn.BatchNorm2d) -> Tuple[Tensor, Tensor]:
+    """``(alpha, beta)`` of an eval BatchNorm as torch's CPU kernel computes them: ``alpha =
+    1 / sqrt(var + eps) * weight`` (float32, one rounding per operation) and ``beta =
+    fma(-mean, alpha, bias)`` (one rounding). Returns two contiguous float32 (C, ) tensors."""
+    var, mean = norm.running_var.float(), norm.running_mean.float()
+    # correctly rounded float32 sqrt and division via float64 (53 >= 2 * 24 + 2 bits: no
+    # double-rounding error); torch's own vectorised float32 sqrt is not correctly rounded
+    var_eps = (var + torch.tensor(norm.eps, dtype=torch.float32)).double()
+    invstd = (1 / torch.sqrt(var_eps).float().double()).float()
+    alpha = invstd * norm.weight.float() if norm.weight is not None else invstd
+    bias = norm.bias.double() if norm.bias is not None else torch.zeros_like(mean).double()
+    prod = -(mean.double() * alpha.double())  # exact: 24 + 24 bits
+    hi = bias + prod
+    b_virtual = hi - bias  # TwoSum: hi + lo == bias + prod exactly
+    lo = (bias - (hi - b_virtual)) + (prod - b_virtual)
+    beta = _round_to_f32_exact(hi, lo)
+    return alpha.contiguous(), beta.contiguous()
+
+
+class _ConvStep(NamedTuple):
+    """What one fused kernel call needs (float32 contiguous tensors, kept alive here)."""
+    conv: PackedBinaryConv2d
+    wt: Tensor
+    tap_pop: Tensor
+    scale: Optional[Tensor]
+    bias: Optional[Tensor]
+    in_alpha: Optional[Tensor]
+    in_beta: Optional[Tensor]
+    post_alpha: Tensor
+    post_beta: Tensor
+    act_pos: Optional[Tensor]
+    act_neg: Optional[Tensor]
+
+
+def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
+    return None if t is None else t.detach().float().reshape(-1).contiguous()
+
+
+def _conv_ok(conv: nn.Module) -> bool:
+    return (type(conv) is PackedBinaryConv2d and conv.backend == 'kernel' and
+            not conv.act_scale and conv.scale_kind != 'spatial' and conv.groups == 1 and
+            conv.dilation == (1, 1))
+
+
+def _norm_ok(norm: nn.Module, channels: int) -> bool:
+    return (type(norm) is nn.BatchNorm2d and not norm.training and
+            norm.running_mean is not None and norm.num_features == channels)
+
+
+def _step(conv: nn.Module, norm: nn.Module, act: nn.Module) -> Optional[_ConvStep]:
+    if not (_conv_ok(conv) and _norm_ok(norm, conv.out_channels)):
+        return None
+    acts = _activation([act], conv.out_channels)
+    if acts is None:
+        return None
+    wt, tp = conv._kernel_buffers()
+    return _ConvStep(conv, wt, tp, _f32(conv.scale), _f32(conv.bias), _f32(conv.in_alpha),
+                     _f32(conv.in_beta), *post_norm_terms(norm), *acts)
+
+
+def _state_key(block: nn.Module, mods: Tuple[Optional[nn.Module], ...]) -> tuple:
+    """Identity and version of every module, parameter and buffer the fused steps read: a
+    cached plan is rebuilt when any of them is replaced or edited in place."""
+    key = [block.training]
+    for m in mods:
+        key.append(None if m is None else (id(m), m.training))
+        if m is not None:
+            for t in (*m._parameters.values(), *m._buffers.values()):
+                key.append(None if t is None else (id(t), t._version))
+    return tuple(key)
+
+
+def basic_block_parts(block: nn.Module) -> Optional[Tuple[_ConvStep, _ConvStep]]:
+    """The two fused conv steps of a registered Bi-Real block that fits, else None (cached
+    on the block, keyed by the state it was derived from)."""
+    attrs = BASIC_BLOCKS.get(type(block))
+    if attrs is None or block.training:
+        return None
+    mods = tuple(getattr(block, a) for a in attrs[:6])
+    skip = attrs[7]
+    key = (_state_key(block, mods), id(getattr(block, attrs[6])),
+           getattr(block, skip) if skip else None)
+    cached = block.__dict__.get('_basic_block_plan')
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    parts = None
+    if not skip or getattr(block, skip) == 'conv':
+        s1, s2 = _step(*mods[:3]), _step(*mods[3:])
+        if s1 is not None and s2 is not None and \
+                s1.conv.out_channels == s2.conv.in_channels == s2.conv.out_channels:
+            parts = (s1, s2)
+    block.__dict__['_basic_block_plan'] = (key, parts)
+    return parts
+
+
+def _ptr(t: Optional[Tensor]) -> Optional[int]:
+    return None if t is None else t.data_ptr()
+
+
+def _out_size(conv: PackedBinaryConv2d, h: int, w: int) -> Tuple[int, int]:
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+
+def _run_step(lib, step: _ConvStep, x: Optional[Tensor], xbits: Optional[Tensor],
+              shape: Tuple[int, int, int, int], residual: Tensor,
+              next_norm: Optional[Tuple[Tensor, Tensor]], want_bits: bool,
+              threads: int) -> Tuple[Tensor, Optional[Tensor]]:
+    """One ``bnn_conv2d_chain`` call in the Bi-Real order; returns (float output, packed sign
+    bits of ``next_norm(output)`` or None)."""
+    conv = step.conv
+    n, c, h, w = shape
+    oh, ow = _out_size(conv, h, w)
+    o = conv.out_channels
+    out = torch.empty(n, o, oh, ow)
+    bits = torch.zeros(n, oh, ow, (o + 63) // 64, dtype=torch.int64) if want_bits else None
+    ia, ib = (step.in_alpha, step.in_beta) if xbits is None else (None, None)
+    na, nb = next_norm if next_norm is not None else (None, None)
+    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
+    rc = lib.bnn_conv2d_chain(
+        _ptr(x) if xbits is None else None, n, c, h, w, _ptr(step.wt), _ptr(step.tap_pop), o, 1,
+        kh, kw, sh, sw, ph, pw, 1, 1, conv.pad_value, _ptr(step.scale), _ptr(step.bias),
+        _ptr(out), oh, ow, threads, _isa(None), _ptr(ia), _ptr(ib), _ptr(xbits), o, 0,
+        _ptr(step.act_pos), _ptr(step.act_neg), _ptr(na), _ptr(nb), _ptr(bits), _ptr(residual),
+        _ptr(step.post_alpha), _ptr(step.post_beta), 1)
+    if rc != 0:
+        raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {conv}')
+    return out, bits
+
+
+def _in_norm(step: _ConvStep) -> Optional[Tuple[Tensor, Tensor]]:
+    """The folded input BatchNorm of a step's conv, or None."""
+    return None if step.in_alpha is None else (step.in_alpha, step.in_beta)
+
+
+def _fused(block: nn.Module, x: Tensor, xbits: Optional[Tensor] = None,
+           next_step: Optional[_ConvStep] = None) -> Optional[Tuple[Tensor, Optional[Tensor]]]:
+    """The fused block on ``x`` (and its packed sign bits ``xbits``, when given); with
+    ``next_step`` also the packed input bits of that step's conv. None when the block or the
+    input does not fit."""
+    from .build import load_library
+    parts = basic_block_parts(block)
+    if parts is None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu' or \
+            x.shape[1] != parts[0].conv.in_channels:
+        return None
+    s1, s2 = parts
+    x = x.contiguous()
+    down = getattr(block, BASIC_BLOCKS.get(type(block))[6])
+    identity = x if down is None else down(x)
+    n, _, h, w = x.shape
+    oh, ow = _out_size(s1.conv, h, w)
+    o = s1.conv.out_channels
+    if tuple(identity.shape) != (n, o, oh, ow) or identity.dtype != torch.float32 or \
+            _out_size(s2.conv, oh, ow) != (oh, ow):
+        return None
+    identity = identity.contiguous()
+    lib, threads = load_library(), torch.get_num_threads()
+    y, ybits = _run_step(lib, s1, x, xbits, tuple(x.shape), identity, _in_norm(s2), True,
+                         threads)
+    nxt = _in_norm(next_step) if next_step is not None else None
+    return _run_step(lib, s2, None, ybits, (n, o, oh, ow), y, nxt, next_step is not None,
+                     threads)
+
+
+def fused_basic_block_forward(block: nn.Module, x: Tensor) -> Tensor:
+    """Forward of a registered Bi-Real block as two packed kernel calls; the block's own
+    forward for anything that does not fit. (N, C_in, H, W) -> (N, C_out, H', W')."""
+    res = _fused(block, x)
+    return type(block).forward(block, x) if res is None else res[0]
+
+
+def _first_step(block: nn.Module) -> Optional[_ConvStep]:
+    parts = basic_block_parts(block) if type(block) in BASIC_BLOCKS else None
+    return None if parts is None else parts[0]
+
+
+def fused_sequential_forward(seq: nn.Sequential, x: Tensor) -> Tensor:
+    """Forward of an ``nn.Sequential`` whose fusable Bi-Real blocks pass their output's sign
+    bits on to the next fusable block (its first conv then skips packing the float input).
+    Other children run their own forward."""
+    kids = list(seq)
+    bits: Optional[Tensor] = None
+    for i, kid in enumerate(kids):
+        nxt = _first_step(kids[i + 1]) if i + 1 < len(kids) else None
+        res = _fused(kid, x, bits, nxt) if type(kid) in BASIC_BLOCKS else None
+        if res is None:
+            x, bits = kid(x), None
+        else:
+            x, bits = res
+    return x
+
+
+def chain_basic_blocks(model: nn.Module) -> List[str]:
+    """Make every registered Bi-Real block of an exported ``model`` that fits run as two packed
+    kernel calls (its forward is replaced on the instance; no parameter or buffer changes).
+
+    Returns:
+        the names of the fused blocks.
+    """
+    names = []
+    for name, module in model.named_modules():
+        if type(module) in BASIC_BLOCKS and basic_block_parts(module) is not None:
+            module.forward = functools.partial(fused_basic_block_forward, module)
+            names.append(name)
+    return names
+
+
+def chain_basic_layers(model: nn.Module) -> List[str]:
+    """:func:`chain_basic_blocks`, and every ``nn.Sequential`` holding two or more consecutive
+    fusable blocks runs :func:`fused_sequential_forward` (sign bits passed between blocks).
+
+    Returns:
+        the names of the fused blocks and of the chained sequentials.
+    """
+    names = chain_basic_blocks(model)
+    for name, module in model.named_modules():
+        if type(module) is not nn.Sequential:
+            continue
+        fusable = [type(k) in BASIC_BLOCKS and basic_block_parts(k) is not None for k in module]
+        if any(a and b for a, b in zip(fusable, fusable[1:])):
+            module.forward = functools.partial(fused_sequential_forward, module)
+            names.append(name)
+    return names
