@@ -35,6 +35,7 @@ kernel's ``v * 0`` gives ``-0``, a different sign bit), ``skip='block'``, traini
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import List, NamedTuple, Optional, Tuple
 
 import torch
@@ -47,7 +48,7 @@ from .packed_conv import PackedBinaryConv2d, _isa
 __all__ = [
     'BASIC_BLOCKS', 'register_basic_block', 'basic_block_parts', 'post_norm_terms',
     'fused_basic_block_forward', 'fused_sequential_forward', 'chain_basic_blocks',
-    'chain_basic_layers'
+    'chain_basic_layers', 'kernel_rounds_like_torch'
 ]
 
 # block class -> (conv1, bn1, act1, conv2, bn2, act2, downsample, skip attribute ('' = always
@@ -270,6 +271,39 @@ def fused_sequential_forward(seq: nn.Sequential, x: Tensor) -> Tensor:
     return x
 
 
+@functools.lru_cache(maxsize=None)
+def kernel_rounds_like_torch() -> bool:
+    """Whether the kernel's Bi-Real epilogue (``conv * s``, the BatchNorm after the conv,
+    ``+ residual``, PReLU) gives the float model's values bit for bit on this machine, checked
+    once per process on a 64-channel 3x3 layer with random statistics against torch's
+    ``BatchNorm2d`` and ``PReLU``. :func:`chain_basic_blocks` fuses nothing when it does not
+    (e.g. a kernel that rounds ``v * alpha + beta`` twice where torch's vectorised BatchNorm
+    uses one fused multiply-add)."""
+    import copy
+    from .build import load_library
+    g = torch.Generator().manual_seed(14)
+    c, h = 64, 8
+    conv = PackedBinaryConv2d.from_signs(
+        torch.randint(0, 2, (c, c, 3, 3), generator=g).float() * 2 - 1,
+        scale=torch.rand(c, generator=g) + 0.01, padding=1)
+    norm = nn.BatchNorm2d(c).eval()
+    act = nn.PReLU(c)
+    with torch.no_grad():
+        norm.running_mean.uniform_(-30, 30, generator=g)
+        norm.running_var.uniform_(0.1, 400, generator=g)
+        norm.weight.uniform_(-2, 2, generator=g)
+        norm.bias.uniform_(-2, 2, generator=g)
+        act.weight.uniform_(-1, 1, generator=g)
+        x = torch.randn(1, c, h, h, generator=g)
+        res = torch.randn(1, c, h, h, generator=g)
+        ref_conv = copy.deepcopy(conv)
+        ref_conv.backend = 'torch'
+        ref = act(norm(ref_conv(x)) + res)
+    step = _step(conv, norm, act)
+    out, _ = _run_step(load_library(), step, x, None, tuple(x.shape), res, None, False, 1)
+    return torch.equal(out, ref)
+
+
 def chain_basic_blocks(model: nn.Module) -> List[str]:
     """Make every registered Bi-Real block of an exported ``model`` that fits run as two packed
     kernel calls (its forward is replaced on the instance; no parameter or buffer changes).
@@ -280,6 +314,11 @@ def chain_basic_blocks(model: nn.Module) -> List[str]:
     names = []
     for name, module in model.named_modules():
         if type(module) in BASIC_BLOCKS and basic_block_parts(module) is not None:
+            if not kernel_rounds_like_torch():
+                warnings.warn('chain_basic_blocks: the kernel rounds the BatchNorm after a '
+                              'binary conv differently from torch on this machine; Bi-Real '
+                              'blocks keep their own forward (exact, unfused)')
+                return []
             module.forward = functools.partial(fused_basic_block_forward, module)
             names.append(name)
     return names
@@ -293,6 +332,8 @@ def chain_basic_layers(model: nn.Module) -> List[str]:
         the names of the fused blocks and of the chained sequentials.
     """
     names = chain_basic_blocks(model)
+    if not names:
+        return names
     for name, module in model.named_modules():
         if type(module) is not nn.Sequential:
             continue
