@@ -1,0 +1,234 @@
+"""Packed Bi-Real basic blocks (plugins/deploy/basic_block_chain.py): two kernel calls per
+ResNet block with the BatchNorm, the residual and the activation in the kernel's epilogue,
+against the float binary model in eval mode (bit for bit)."""
+import ctypes
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import plugins  # noqa: F401
+import plugins.deploy.basic_block_chain as bbc
+from plugins.binary.activations import LearnableSlope
+from plugins.cls.resnets import BasicBlock
+from plugins.deploy import ExportReport, export_binary, load_library
+from plugins.deploy.chain import unchain_blocks
+
+BINARY = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
+
+
+@pytest.fixture
+def two_threads_everywhere():
+    """Two threads, and small layers really use both (the kernel caps threads by work)."""
+    lib, threads = load_library(), torch.get_num_threads()
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(1))
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))
+
+
+def trained_like(model: nn.Module, seed: int) -> nn.Module:
+    """Random BatchNorm statistics (negative and tiny gammas too), slopes and scales, as after
+    training; eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-20, 20, generator=g)
+                m.running_var.uniform_(0.05, 300, generator=g)
+                m.weight.uniform_(-1.5, 1.5, generator=g)
+                m.weight[::7] = 0.0  # a constant channel
+                m.bias.uniform_(-1, 1, generator=g)
+            if isinstance(m, nn.PReLU):
+                m.weight.uniform_(-0.5, 1.5, generator=g)
+            if isinstance(m, LearnableSlope):
+                m.pos.uniform_(-1, 2, generator=g)
+                m.neg.uniform_(-1, 2, generator=g)
+            for name, p in m.named_parameters(recurse=False):
+                if 'scale' in name:
+                    p.uniform_(0.01, 2, generator=g)
+    return model.eval()
+
+
+def random_block(rng: random.Random) -> BasicBlock:
+    cin = rng.choice([32, 64, 96, 40, 130])
+    stride = rng.choice([1, 2])
+    cout = rng.choice([cin, cin, 32, 96, 72]) if stride == 1 else rng.choice([64, 96, 2 * cin])
+    conv = dict(BINARY, scale=rng.choice(['learned', 'none', 'xnor']))
+    if conv['scale'] != 'learned':
+        conv.pop('scale_shape')
+    act = rng.choice([dict(type='PReLU'), None, 'slope'])
+    block = BasicBlock(cin, cout, stride, conv_cfg=conv,
+                       act_cfg=None if act in (None, 'slope') else act, skip='conv',
+                       shortcut=rng.choice(['avgpool', 'conv']))
+    if act == 'slope':
+        block.act1, block.act2 = LearnableSlope(cout), LearnableSlope(cout)
+    return trained_like(block, rng.randint(0, 10**6))
+
+
+def round_f32(q: Fraction) -> np.float32:
+    """The float32 nearest to the exact rational ``q`` (ties to even)."""
+    f = np.float32(float(q))
+    cands = [f, np.nextafter(f, np.float32(np.inf)), np.nextafter(f, np.float32(-np.inf))]
+    best = min(abs(Fraction(float(c)) - q) for c in cands)
+    near = [c for c in cands if abs(Fraction(float(c)) - q) == best]
+    return min(near, key=lambda c: int(np.array(c).view(np.int32)) & 1)
+
+
+def test_post_norm_terms_round_like_torch_batchnorm():
+    """alpha and beta, and ``x * alpha + beta`` rounded once, give torch's eval BatchNorm bit
+    for bit (exact rationals, not float formulas, as the reference)."""
+    torch.manual_seed(0)
+    norm = trained_like(nn.BatchNorm2d(96), 3)
+    alpha, beta = bbc.post_norm_terms(norm)
+    var = norm.running_var.numpy().astype(np.float32)
+    inv = np.float32(1) / np.sqrt(var + np.float32(norm.eps))  # IEEE ops, one rounding each
+    assert np.array_equal(alpha.numpy(), inv * norm.weight.detach().numpy())
+    for c in range(96):
+        exact = Fraction(float(norm.bias[c])) - Fraction(float(norm.running_mean[c])) * \
+            Fraction(float(alpha[c]))
+        assert beta[c].item() == float(round_f32(exact)), c
+    x = torch.randn(1, 96, 5, 5) * 30
+    ref = norm(x)
+    for c in range(96):
+        for v, r in zip(x[0, c].flatten().tolist(), ref[0, c].flatten().tolist()):
+            q = Fraction(v) * Fraction(float(alpha[c])) + Fraction(float(beta[c]))
+            assert r == float(round_f32(q)), (c, v)
+
+
+def test_kernel_post_norm_rounds_like_torch():
+    """Minimal reproducer of the kernel's order-1 epilogue against torch: one 3x3 binary conv
+    with its BatchNorm after it (``post_alpha``/``post_beta``), nothing else. torch's
+    vectorised BatchNorm computes ``x * alpha + beta`` with one rounding (a fused multiply-add);
+    a kernel that rounds the product and the sum separately differs in ~1/3 of the values by an
+    ulp."""
+    from plugins.deploy import PackedBinaryConv2d
+    g = torch.Generator().manual_seed(1)
+    conv = PackedBinaryConv2d.from_signs(torch.randint(0, 2, (64, 64, 3, 3), generator=g) * 2.
+                                         - 1, scale=torch.rand(64, generator=g) + .01, padding=1)
+    norm = trained_like(nn.BatchNorm2d(64), 1)
+    x = torch.randn(1, 64, 8, 8, generator=g)
+    step = bbc._step(conv, norm, nn.Identity())
+    zeros = torch.zeros(1, 64, 8, 8)
+    out, _ = bbc._run_step(load_library(), step, x, None, tuple(x.shape), zeros, None, False, 1)
+    conv.backend = 'torch'
+    with torch.no_grad():
+        ref = norm(conv(x)) + zeros
+    differ = (out != ref).sum().item()
+    assert differ == 0, f'{differ} of {ref.numel()} values differ from torch (largest ' \
+        f'{(out - ref).abs().max().item():.3g})'
+    assert bbc.kernel_rounds_like_torch()
+
+
+@pytest.mark.parametrize('seed', range(10))
+def test_random_bireal_blocks_fused_are_bit_identical(seed, two_threads_everywhere):
+    rng = random.Random(seed)
+    block = random_block(rng)
+    x = torch.randn(rng.randint(1, 3), block.conv1.in_channels, rng.randint(3, 17),
+                    rng.randint(3, 17)) * 2
+    x.view(-1)[::11] = 0.0
+    x.view(-1)[5::11] = -0.0
+    packed = export_binary(block, chain=False)
+    assert bbc.basic_block_parts(packed) is not None
+    with torch.no_grad():
+        ref = block(x)
+        fused = bbc._fused(packed, x)
+    assert fused is not None and fused[1] is None
+    differ = (fused[0] != ref).sum().item()
+    assert differ == 0, f'{differ} of {ref.numel()} values differ, largest ' \
+        f'{(fused[0] - ref).abs().max().item():.3g}'
+    assert torch.equal(torch.signbit(fused[0]), torch.signbit(ref))
+
+
+def test_blocks_that_do_not_fit_keep_their_forward():
+    rng = random.Random(5)
+    block = random_block(rng)
+    cases = {
+        'skip=block': lambda b: setattr(b, 'skip', 'block'),
+        'ReLU (+0 where the kernel gives -0)': lambda b: setattr(b, 'act1', nn.ReLU()),
+        'norm in training mode': lambda b: b.bn2.train(),
+        'LearnableSlope with shifts': lambda b: setattr(b, 'act2', LearnableSlope(
+            b.conv2.out_channels, bias=True)),
+    }
+    x = torch.randn(2, block.conv1.in_channels, 9, 9)
+    for why, edit in cases.items():
+        packed = export_binary(block, chain=False)
+        edit(packed)
+        assert bbc.basic_block_parts(packed) is None, why
+        assert bbc.chain_basic_blocks(packed) == [], why
+        with torch.no_grad():
+            assert torch.equal(bbc.fused_basic_block_forward(packed, x),
+                               type(packed).forward(packed, x)), why
+    chw = BasicBlock(16, 16, conv_cfg=dict(BINARY, scale_shape='chw'), act_cfg=None,
+                     skip='conv').eval()
+    chw(torch.randn(1, 16, 6, 6))  # resolves the spatial scale
+    assert bbc.basic_block_parts(export_binary(chw, chain=False)) is None
+    packed = export_binary(block, chain=False)
+    assert bbc._fused(packed, x.double()) is None  # float64 input: the block's own forward
+
+
+def test_plan_follows_edited_statistics():
+    """The cached call plan is rebuilt when a norm's statistics change in place."""
+    block = random_block(random.Random(2))
+    packed = export_binary(block, chain=False)
+    x = torch.randn(1, block.conv1.in_channels, 8, 8)
+    first = bbc.basic_block_parts(packed)
+    with torch.no_grad():
+        packed.bn2.running_mean.add_(1.0)
+        block.bn2.running_mean.add_(1.0)
+    assert bbc.basic_block_parts(packed) is not first
+    with torch.no_grad():
+        assert torch.equal(bbc._fused(packed, x)[0], block(x))
+
+
+def test_stage_passes_sign_bits_between_blocks(monkeypatch):
+    """In a stage (nn.Sequential) the first conv of blocks 2.. reads the bits packed by the
+    previous block's epilogue instead of packing its float input."""
+    torch.manual_seed(3)
+    stage = nn.Sequential(BasicBlock(32, 64, 2, conv_cfg=BINARY, act_cfg=dict(type='PReLU'),
+                                     skip='conv', shortcut='avgpool'),
+                          BasicBlock(64, 64, conv_cfg=BINARY, act_cfg=dict(type='PReLU'),
+                                     skip='conv'),
+                          BasicBlock(64, 64, conv_cfg=BINARY, act_cfg=None, skip='conv'))
+    trained_like(stage, 4)
+    packed = export_binary(stage, chain=False)
+    names = bbc.chain_basic_layers(packed)
+    assert names == ['0', '1', '2', '']
+    float_inputs = []
+    run = bbc._run_step
+
+    def spy(lib, step, x, xbits, *args):
+        float_inputs.append(xbits is None)  # the kernel reads x only without bits
+        return run(lib, step, x, xbits, *args)
+
+    monkeypatch.setattr(bbc, '_run_step', spy)
+    x = torch.randn(2, 32, 13, 11)
+    with torch.no_grad():
+        assert torch.equal(packed(x), stage(x))
+    # block 1 conv1 packs x; every other conv reads packed bits
+    assert float_inputs == [True, False, False, False, False, False]
+    unchain_blocks(packed)
+    float_inputs.clear()
+    with torch.no_grad():
+        assert torch.equal(packed(x), stage(x))
+    assert float_inputs == []
+
+
+def test_exported_binary_resnet18_fused_is_bit_identical():
+    import timm
+    torch.manual_seed(7)
+    model = trained_like(timm.create_model('binary_resnet18_channel', num_classes=10), 8)
+    report = ExportReport()
+    fused = export_binary(model, report=report)
+    unfused = export_binary(model, chain=False)
+    blocks = [f'layer{i}.{j}' for i in range(1, 5) for j in range(2)]
+    assert set(blocks) | {f'layer{i}' for i in range(1, 5)} == set(report.chained)
+    x = torch.randn(2, 3, 80, 72)
+    with torch.no_grad():
+        ref = model(x)
+        assert torch.equal(unfused(x), ref)
+        assert torch.equal(fused(x), ref)
