@@ -10,6 +10,8 @@
 Importing this package compiles nothing: the C++ kernel (``csrc/xnor_conv.cpp``) is built on
 first use (about a second with g++) and cached, see :mod:`plugins.deploy.build`.
 """
+from .basic_block_chain import (chain_basic_blocks, chain_basic_layers, kernel_rounds_like_torch,
+                                register_basic_block)
 from .build import KernelBuildError, best_isa, library_path, load_library
 from .export import (ExportReport, PackedWithPostAct, export_binary, is_binary_conv,
                      is_binary_linear, pack_layer, pack_linear, set_backend)
@@ -26,5 +28,6 @@ __all__ = [
     'xnor_conv2d', 'activation_factor', 'save_packed', 'load_packed', 'read_header', 'size_report',
     'model_sizes', 'layer_table', 'module_table', 'PackedFileError', 'FORMAT_VERSION', 'pack_signs', 'unpack_signs',
     'kernel_layout', 'tap_popcounts', 'num_words', 'KernelBuildError', 'best_isa', 'library_path',
-    'load_library'
+    'load_library', 'chain_basic_blocks', 'chain_basic_layers', 'register_basic_block',
+    'kernel_rounds_like_torch'
 ]
