@@ -222,10 +222,10 @@ def export_binary(model: nn.Module,
         from .fold_norm import fold_input_norms
         report.folded_norms += fold_input_norms(out)
     if chain and backend == 'kernel':
-        from .basic_block_chain import chain_basic_layers
+        from .basic_block_chain import chain_basic_blocks
         from .chain import chain_blocks
         from .pooling import fast_pooling
         report.chained += chain_blocks(out)
-        report.chained += chain_basic_layers(out)
+        report.chained += chain_basic_blocks(out)
         fast_pooling(out)
     return out
