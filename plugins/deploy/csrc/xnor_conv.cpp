@@ -24,6 +24,8 @@
 #include <cstring>
 #include <vector>
 #include <algorithm>
+#include <array>
+#include <utility>
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(BNN_NO_X86)
 #define BNN_X86 1
 #include <immintrin.h>
@@ -70,47 +72,53 @@ inline void set_ones(uint64_t* dst, int64_t off, int nbits) {
   }
 }
 
-// ---- popcount micro-kernels: acc[p][l] += popcount(wt[k][l] ^ B[p][k]) for P positions ----
+// ---- popcount tiles: cnt[l][p] = sum_k popcount(wt[k][l] ^ B[k][p]) ----
+// wt is one weight block [Kwords][32 lanes]; B the gathered windows of a chunk of output
+// positions, transposed [Kwords][ldb] (positions contiguous), so a vector register holds one
+// word of 8 (AVX-512) or 4 (AVX2) positions and the counts come out channel-major: each
+// channel's counts are a contiguous row of positions, which the epilogue reads with unit stride.
+// npad (a multiple of 8) positions are computed, lanes from 0 to nl (rounded up to the lane
+// group); the counts are int32 (at most Kbits).
 
-template <int P>
-inline void mk_portable(const uint64_t* wt, const uint64_t* const* B, int Kwords, int64_t* acc) {
-  for (int lc = 0; lc < LANES; lc += 8) {
-    int64_t a[P][8] = {};
-    for (int k = 0; k < Kwords; ++k) {
-      const uint64_t* w = wt + (int64_t)k * LANES + lc;
-      for (int p = 0; p < P; ++p) {
-        uint64_t b = B[p][k];
-        for (int l = 0; l < 8; ++l) a[p][l] += __builtin_popcountll(w[l] ^ b);
-      }
+template <int LB, int PB>
+__attribute__((always_inline)) inline void mk_scalar(const uint64_t* w, const uint64_t* B,
+                                                     int ldb, int K, int32_t* c, int ldc) {
+  uint32_t a[LB][PB] = {};
+  for (int k = 0; k < K; ++k) {
+    const uint64_t* wk = w + (int64_t)k * LANES;
+    const uint64_t* bk = B + (int64_t)k * ldb;
+    uint64_t bv[PB];
+    for (int p = 0; p < PB; ++p) bv[p] = bk[p];
+    for (int l = 0; l < LB; ++l) {
+      const uint64_t wl = wk[l];
+      for (int p = 0; p < PB; ++p) a[l][p] += (uint32_t)__builtin_popcountll(wl ^ bv[p]);
     }
-    for (int p = 0; p < P; ++p)
-      for (int l = 0; l < 8; ++l) acc[p * LANES + lc + l] = a[p][l];
   }
+  for (int l = 0; l < LB; ++l)
+    for (int p = 0; p < PB; ++p) c[(int64_t)l * ldc + p] = (int32_t)a[l][p];
+}
+
+__attribute__((always_inline)) inline void tile_scalar_body(const uint64_t* wt, const uint64_t* B,
+                                                            int ldb, int K, int npad, int nl,
+                                                            int32_t* cnt, int ldc) {
+  for (int l0 = 0; l0 < nl; l0 += 4)
+    for (int p0 = 0; p0 < npad; p0 += 4)
+      mk_scalar<4, 4>(wt + l0, B + p0, ldb, K, cnt + (int64_t)l0 * ldc + p0, ldc);
+}
+
+void tile_portable(const uint64_t* wt, const uint64_t* B, int ldb, int K, int npad, int nl,
+                   int32_t* cnt, int ldc) {
+  tile_scalar_body(wt, B, ldb, K, npad, nl, cnt, ldc);
 }
 
 #if BNN_X86
-template <int P>
-__attribute__((target("popcnt"))) void mk_popcnt(const uint64_t* wt, const uint64_t* const* B,
-                                                 int Kwords, int64_t* acc) {
-  for (int lc = 0; lc < LANES; lc += 4) {
-    int64_t a[P][4] = {};
-    for (int k = 0; k < Kwords; ++k) {
-      const uint64_t* w = wt + (int64_t)k * LANES + lc;
-      uint64_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-      for (int p = 0; p < P; ++p) {
-        uint64_t b = B[p][k];
-        a[p][0] += _mm_popcnt_u64(w0 ^ b);
-        a[p][1] += _mm_popcnt_u64(w1 ^ b);
-        a[p][2] += _mm_popcnt_u64(w2 ^ b);
-        a[p][3] += _mm_popcnt_u64(w3 ^ b);
-      }
-    }
-    for (int p = 0; p < P; ++p)
-      for (int l = 0; l < 4; ++l) acc[p * LANES + lc + l] = a[p][l];
-  }
+__attribute__((target("popcnt"))) void tile_popcnt(const uint64_t* wt, const uint64_t* B, int ldb,
+                                                   int K, int npad, int nl, int32_t* cnt,
+                                                   int ldc) {
+  tile_scalar_body(wt, B, ldb, K, npad, nl, cnt, ldc);
 }
 
-__attribute__((target("avx2"))) inline __m256i popcnt256(__m256i v) {
+__attribute__((target("avx2"), always_inline)) inline __m256i popcnt256(__m256i v) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2,
                                        1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f);
@@ -120,78 +128,88 @@ __attribute__((target("avx2"))) inline __m256i popcnt256(__m256i v) {
   return _mm256_sad_epu8(cnt, _mm256_setzero_si256());  // 4 x 64-bit counts
 }
 
-template <int P>
-__attribute__((target("avx2"))) void mk_avx2(const uint64_t* wt, const uint64_t* const* B,
-                                             int Kwords, int64_t* acc) {
-  for (int lc = 0; lc < LANES; lc += 8) {
-    __m256i a[P][2];
-    for (int p = 0; p < P; ++p) a[p][0] = a[p][1] = _mm256_setzero_si256();
-    for (int k = 0; k < Kwords; ++k) {
-      const uint64_t* w = wt + (int64_t)k * LANES + lc;
-      __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-      __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 4));
-      for (int p = 0; p < P; ++p) {
-        __m256i b = _mm256_set1_epi64x(static_cast<int64_t>(B[p][k]));
-        a[p][0] = _mm256_add_epi64(a[p][0], popcnt256(_mm256_xor_si256(w0, b)));
-        a[p][1] = _mm256_add_epi64(a[p][1], popcnt256(_mm256_xor_si256(w1, b)));
-      }
-    }
-    for (int p = 0; p < P; ++p) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + p * LANES + lc), a[p][0]);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + p * LANES + lc + 4), a[p][1]);
+// 4 lanes x 8 positions (2 vectors of 4)
+__attribute__((target("avx2"), always_inline)) inline void mk_avx2(const uint64_t* w,
+                                                                  const uint64_t* B, int ldb,
+                                                                  int K, int32_t* c, int ldc) {
+  __m256i a[4][2];
+  for (int l = 0; l < 4; ++l) a[l][0] = a[l][1] = _mm256_setzero_si256();
+  for (int k = 0; k < K; ++k) {
+    const uint64_t* bk = B + (int64_t)k * ldb;
+    __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bk));
+    __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bk + 4));
+    for (int l = 0; l < 4; ++l) {
+      __m256i wv = _mm256_set1_epi64x(static_cast<int64_t>(w[(int64_t)k * LANES + l]));
+      a[l][0] = _mm256_add_epi64(a[l][0], popcnt256(_mm256_xor_si256(wv, b0)));
+      a[l][1] = _mm256_add_epi64(a[l][1], popcnt256(_mm256_xor_si256(wv, b1)));
     }
   }
+  const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);  // low halves of the counts
+  for (int l = 0; l < 4; ++l)
+    for (int q = 0; q < 2; ++q)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(c + (int64_t)l * ldc + q * 4),
+                       _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a[l][q], even)));
 }
 
-template <int P>
-__attribute__((target("avx512f,avx512vpopcntdq"))) void mk_avx512(const uint64_t* wt,
-                                                                  const uint64_t* const* B,
-                                                                  int Kwords, int64_t* acc) {
-  __m512i a[P][4];
-  for (int p = 0; p < P; ++p)
-    for (int j = 0; j < 4; ++j) a[p][j] = _mm512_setzero_si512();
-  for (int k = 0; k < Kwords; ++k) {
-    const uint64_t* w = wt + (int64_t)k * LANES;
-    __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 8);
-    __m512i w2 = _mm512_loadu_si512(w + 16), w3 = _mm512_loadu_si512(w + 24);
-    for (int p = 0; p < P; ++p) {
-      __m512i b = _mm512_set1_epi64(static_cast<int64_t>(B[p][k]));
-      a[p][0] = _mm512_add_epi64(a[p][0], _mm512_popcnt_epi64(_mm512_xor_si512(w0, b)));
-      a[p][1] = _mm512_add_epi64(a[p][1], _mm512_popcnt_epi64(_mm512_xor_si512(w1, b)));
-      a[p][2] = _mm512_add_epi64(a[p][2], _mm512_popcnt_epi64(_mm512_xor_si512(w2, b)));
-      a[p][3] = _mm512_add_epi64(a[p][3], _mm512_popcnt_epi64(_mm512_xor_si512(w3, b)));
+__attribute__((target("avx2"))) void tile_avx2(const uint64_t* wt, const uint64_t* B, int ldb,
+                                               int K, int npad, int nl, int32_t* cnt, int ldc) {
+  for (int l0 = 0; l0 < nl; l0 += 4)
+    for (int p0 = 0; p0 < npad; p0 += 8)
+      mk_avx2(wt + l0, B + p0, ldb, K, cnt + (int64_t)l0 * ldc + p0, ldc);
+}
+
+// 8 lanes x 8Q positions: 8Q accumulators of 8 positions each
+template <int Q>
+__attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) inline void mk_avx512(
+    const uint64_t* w, const uint64_t* B, int ldb, int K, int32_t* c, int ldc) {
+  __m512i a[8][Q];
+  for (int l = 0; l < 8; ++l)
+    for (int q = 0; q < Q; ++q) a[l][q] = _mm512_setzero_si512();
+  for (int k = 0; k < K; ++k) {
+    const uint64_t* bk = B + (int64_t)k * ldb;
+    const uint64_t* wk = w + (int64_t)k * LANES;
+    __m512i b[Q];
+    for (int q = 0; q < Q; ++q) b[q] = _mm512_loadu_si512(bk + q * 8);
+    for (int l = 0; l < 8; ++l) {
+      __m512i wv = _mm512_set1_epi64(static_cast<int64_t>(wk[l]));
+      for (int q = 0; q < Q; ++q)
+        a[l][q] = _mm512_add_epi64(a[l][q], _mm512_popcnt_epi64(_mm512_xor_si512(wv, b[q])));
     }
   }
-  for (int p = 0; p < P; ++p)
-    for (int j = 0; j < 4; ++j) _mm512_storeu_si512(acc + p * LANES + j * 8, a[p][j]);
+  for (int l = 0; l < 8; ++l)
+    for (int q = 0; q < Q; ++q)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + (int64_t)l * ldc + q * 8),
+                          _mm512_cvtepi64_epi32(a[l][q]));
 }
 
+__attribute__((target("avx512f,avx512vpopcntdq"))) void tile_avx512(const uint64_t* wt,
+                                                                    const uint64_t* B, int ldb,
+                                                                    int K, int npad, int nl,
+                                                                    int32_t* cnt, int ldc) {
+  for (int l0 = 0; l0 < nl; l0 += 8) {
+    const uint64_t* w = wt + l0;
+    int32_t* c = cnt + (int64_t)l0 * ldc;
+    int p0 = 0;
+    for (; p0 + 24 <= npad; p0 += 24) mk_avx512<3>(w, B + p0, ldb, K, c + p0, ldc);
+    if (npad - p0 == 16) mk_avx512<2>(w, B + p0, ldb, K, c + p0, ldc);
+    else if (npad - p0 == 8) mk_avx512<1>(w, B + p0, ldb, K, c + p0, ldc);
+  }
+}
 #endif  // BNN_X86
 
-constexpr int PMAX = 6;  // positions per micro-kernel call
-using MicroKernel = void (*)(const uint64_t*, const uint64_t* const*, int, int64_t*);
+using Tile = void (*)(const uint64_t*, const uint64_t*, int, int, int, int, int32_t*, int);
 
-#define BNN_TABLE(name)                                                              \
-  MicroKernel name##_table[PMAX + 1] = {nullptr, name<1>, name<2>, name<3>, name<4>, \
-                                        name<5>, name<6>};
-BNN_TABLE(mk_portable)
-#if BNN_X86
-BNN_TABLE(mk_popcnt)
-BNN_TABLE(mk_avx2)
-BNN_TABLE(mk_avx512)
-#endif
-
-MicroKernel* kernels_for(int isa) {
+Tile tile_for(int isa) {
 #if BNN_X86
   switch (isa) {
-    case 3: return mk_avx512_table;
-    case 2: return mk_avx2_table;
-    case 1: return mk_popcnt_table;
-    default: return mk_portable_table;
+    case 3: return tile_avx512;
+    case 2: return tile_avx2;
+    case 1: return tile_popcnt;
+    default: return tile_portable;
   }
 #else
   (void)isa;
-  return mk_portable_table;
+  return tile_portable;
 #endif
 }
 
@@ -250,31 +268,119 @@ __attribute__((target("avx512f"))) void pack_row_avx512(const float* x, const Ge
   pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
 }
 #endif
-// dst[ow] = (nvalid[ow] - 2 * t[ow * LANES]) * sc + bs: strided int64 reads (gathers)
-__attribute__((always_inline)) inline void finish_body(float* dst, const int64_t* t,
-                                                       const int32_t* nvalid, int OW, float sc,
-                                                       float bs) {
-  for (int ow = 0; ow < OW; ++ow)
-    dst[ow] = static_cast<float>(nvalid[ow] - 2 * static_cast<int32_t>(t[ow * LANES])) * sc + bs;
+// ---- epilogue: one weight block (up to 32 channels) x one chunk of positions ----
+// For each channel a fused pass over its contiguous row of counts: the integer convolution
+// nvalid - 2 * (count - padding correction), then the float model's operations in its order,
+// one rounding each (no FMA: -ffp-contract=off): v = conv * scale + bias, [v * post_alpha +
+// post_beta], and per `order` the residual, the activation and the next layer's sign bit.
+// The optional operations are template flags (not multiplications by 1): a skipped operation
+// is not executed, whatever the floating-point environment.
+struct EpiArgs {
+  const int32_t* cnt;     // [32][ldc] popcounts
+  int ldc;
+  const int32_t* cls;     // [np] window class of each position, or null: all of class cls0
+  int cls0, np;
+  const int32_t* base;    // [O][ncls] Cg * counted taps + 2 * popcount of the padded taps'
+  int ncls;               // weights: conv = base - 2 * count
+  int nl, o0;             // channels in the block, global index of lane 0
+  const float *scale, *bias, *post_alpha, *post_beta, *act_pos, *act_neg, *next_alpha,
+      *next_beta;
+  float* out;             // channel o0's row at the chunk's first position
+  const float* res;       // same layout as out
+  int64_t ostride;        // distance between channel rows (OH * OW)
+  uint32_t* nbits;        // [np] next layer's bits of this block's 32 channels
+};
+
+constexpr int CHMAX = 128;  // most positions per chunk
+
+enum : int { F_POST = 1, F_RES = 2, F_NEXT = 4, F_ORD1 = 8, F_ACT = 16 /* x (0 none, 1, 2) */ };
+constexpr int NEPI = 48;
+
+template <int F>
+__attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
+  constexpr bool POST = F & F_POST, RES = F & F_RES, NEXT = F & F_NEXT, ORD1 = F & F_ORD1;
+  constexpr int ACT = F / F_ACT;  // 1: v > 0 ? v : v * neg (PReLU); 2: v > 0 ? v * pos : v * neg
+  const int np = e.np;
+  if (NEXT)
+    for (int p = 0; p < np; ++p) e.nbits[p] = 0;
+  alignas(64) int32_t iv[CHMAX];
+  for (int l = 0; l < e.nl; ++l) {
+    const int o = e.o0 + l;
+    const int32_t* c = e.cnt + (int64_t)l * e.ldc;
+    // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their weights
+    // again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count, exact integers)
+    const int32_t* bo = e.base + (int64_t)o * e.ncls;
+    if (e.cls) {
+      for (int p = 0; p < np; ++p) iv[p] = bo[e.cls[p]] - 2 * c[p];
+    } else {
+      const int32_t b0 = bo[e.cls0];
+      for (int p = 0; p < np; ++p) iv[p] = b0 - 2 * c[p];
+    }
+    // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
+    const float sc = e.scale ? e.scale[o] : 1.f, bs = e.bias ? e.bias[o] : -0.f;
+    const float pa = POST ? e.post_alpha[o] : 1.f, pb = POST ? e.post_beta[o] : 0.f;
+    const float ap = ACT == 2 ? e.act_pos[o] : 1.f, an = ACT ? e.act_neg[o] : 1.f;
+    // without a folded BatchNorm in the next layer, u = v * 1 + -0 has v's sign bit (round to
+    // nearest; with flush-to-zero too, which keeps the sign of a flushed value)
+    const float na = NEXT && e.next_alpha ? e.next_alpha[o] : 1.f;
+    const float nb = NEXT && e.next_beta ? e.next_beta[o] : -0.f;
+    float* dst = e.out + (int64_t)l * e.ostride;
+    const float* r = RES ? e.res + (int64_t)l * e.ostride : nullptr;
+    uint32_t* nbits = e.nbits;
+    for (int p = 0; p < np; ++p) {
+      float v = static_cast<float>(iv[p]) * sc + bs;
+      // torch's eval BatchNorm (vectorised CPU kernel) computes x * alpha + beta as a fused
+      // multiply-add, one rounding: so does the post-conv BatchNorm here (fmaf is exact
+      // everywhere; the AVX2/AVX-512 wrappers compile it to one vfmadd instruction)
+      if (POST) v = __builtin_fmaf(v, pa, pb);
+      if (RES && ORD1) v = v + r[p];
+      if (ACT == 1) {
+        const float neg = v * an;
+        v = v > 0.f ? v : neg;
+      } else if (ACT == 2) {
+        const float pos = v * ap, neg = v * an;
+        v = v > 0.f ? pos : neg;
+      }
+      if (NEXT) {
+        const float u = v * na + nb;  // the next layer's folded BatchNorm
+        uint32_t bitsv;
+        std::memcpy(&bitsv, &u, 4);
+        nbits[p] |= ((bitsv >> 31) ^ 1u) << l;  // 1 = +1
+      }
+      if (RES && !ORD1) v = v + r[p];
+      dst[p] = v;
+    }
+  }
 }
-void finish_portable(float* dst, const int64_t* t, const int32_t* nv, int OW, float sc,
-                     float bs) {
-  finish_body(dst, t, nv, OW, sc, bs);
+
+using Epi = void (*)(const EpiArgs&);
+
+template <int F>
+void epi_portable(const EpiArgs& e) {
+  epi_body<F>(e);
 }
 #if BNN_X86
-__attribute__((target("avx2"))) void finish_avx2(float* dst, const int64_t* t, const int32_t* nv,
-                                                 int OW, float sc, float bs) {
-  finish_body(dst, t, nv, OW, sc, bs);
+template <int F>
+__attribute__((target("avx2,fma"))) void epi_avx2(const EpiArgs& e) {
+  epi_body<F>(e);
+}
+template <int F>
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma"))) void epi_avx512(
+    const EpiArgs& e) {
+  epi_body<F>(e);
 }
 #endif
+
+template <size_t... I>
+std::array<Epi, NEPI> epi_table(int isa, std::index_sequence<I...>) {
 #if BNN_X86
-__attribute__((target("avx512f,avx512dq"))) void finish_avx512(float* dst, const int64_t* t,
-                                                               const int32_t* nv, int OW,
-                                                               float sc, float bs) {
-  finish_body(dst, t, nv, OW, sc, bs);
-}
+  if (isa == 3) return {{&epi_avx512<(int)I>...}};
+  if (isa == 2) return {{&epi_avx2<(int)I>...}};
+#else
+  (void)isa;
 #endif
-using Finish = void (*)(float*, const int64_t*, const int32_t*, int, float, float);
+  return {{&epi_portable<(int)I>...}};
+}
 
 using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*,
                         const float*, const float*);
@@ -288,7 +394,7 @@ int bnn_best_isa() {
 #if BNN_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq")) return 3;
-  if (__builtin_cpu_supports("avx2")) return 2;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
   if (__builtin_cpu_supports("popcnt")) return 1;
 #endif
   return 0;
@@ -342,8 +448,8 @@ int bnn_max_threads() {
 //    layer's input v * next_alpha + next_beta (its folded BatchNorm; null: v itself), v the
 //    activated output *before* the residual;
 //  * residual: float with out's layout, added last (out = v + residual);
-//  * post_alpha, post_beta [O]: v = v * post_alpha + post_beta right after conv * s + b (an
-//    eval BatchNorm that follows the conv, in torch's order);
+//  * post_alpha, post_beta [O]: v = fma(v, post_alpha, post_beta) right after conv * s + b (an
+//    eval BatchNorm that follows the conv, rounded once like torch's vectorised BatchNorm);
 //  * order 0 (HPM chain): activation, pack the next layer's bits, + residual;
 //    order 1 (Bi-Real basic block, act(bn(conv(x)) + identity)): + residual, activation, then
 //    pack the next layer's bits from the final value (the value the next conv reads).
@@ -377,7 +483,6 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   if ((fz.next_alpha == nullptr) != (fz.next_beta == nullptr)) return -5;
   if ((fz.post_alpha == nullptr) != (fz.post_beta == nullptr)) return -5;
   if (fz.order != 0 && fz.order != 1) return -8;
-  const bool epilogue = fz.act_neg || fz.next_packed || fz.residual || fz.post_alpha;
   const int NCw = (O + 63) / 64;  // words per position of next_packed
   Geometry g{N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode};
   g.Cg = C / G;
@@ -387,12 +492,17 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   g.Kbits = g.taps * g.Cg;
   g.Kwords = (g.Kbits + 63) / 64;
   g.OB = (g.Og + LANES - 1) / LANES;
-  MicroKernel* mk = kernels_for(isa);
+  const Tile tile = tile_for(isa);
+  static const std::array<Epi, NEPI> epis[4] = {
+      epi_table(0, std::make_index_sequence<NEPI>()), epi_table(1, std::make_index_sequence<NEPI>()),
+      epi_table(2, std::make_index_sequence<NEPI>()), epi_table(3, std::make_index_sequence<NEPI>())};
+  const int act = fz.act_neg ? (fz.act_pos ? 2 : 1) : 0;
+  const Epi epi = epis[isa][(fz.post_alpha ? F_POST : 0) | (fz.residual ? F_RES : 0) |
+                           (fz.next_packed ? F_NEXT : 0) |
+                           (fz.residual && fz.order == 1 ? F_ORD1 : 0) | act * F_ACT];
 #if BNN_X86
-  Finish finish = isa == 3 ? finish_avx512 : isa == 2 ? finish_avx2 : finish_portable;
   PackRow pack_row = isa == 3 ? pack_row_avx512 : isa == 2 ? pack_row_avx2 : pack_row_portable;
 #else
-  Finish finish = finish_portable;
   PackRow pack_row = pack_row_portable;
 #endif
   if (nthreads <= 0) nthreads = 1;
@@ -415,121 +525,170 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
     }
   }
 
-  // 2) per output row: gather windows into B[ow][Kwords], then popcount GEMM per weight block
-  const int64_t rows_out = (int64_t)N * G * OH;
+  // 2) per chunk of output positions (flattened oh * OW + ow, so a channel's outputs in a
+  // chunk are contiguous): gather the windows transposed, Bt[Kwords][CH], then per weight block
+  // of 32 channels the popcount tile cnt[32][CH] and the fused epilogue.
   const int64_t OHW = (int64_t)OH * OW;
-  const int chunk = rows_out >= 4 * nthreads ? g.OB : 1;
+  const int CH = (int)std::min<int64_t>(g.Kwords > 24 ? 64 : CHMAX, (OHW + 7) / 8 * 8);
+  const int64_t nchunks = (OHW + CH - 1) / CH;
+
+  // window classes: which taps of a position are zero-padded depends on (row class of oh,
+  // column class of ow); each class has its count of valid taps and, per output channel, the
+  // popcount of the padded taps' weights (only for pad_mode 0: +-1 padding is an ordinary bit)
+  std::vector<int> rid(OH), cid(OW);
+  std::vector<uint64_t> rpat, cpat;  // valid kh (resp. kw) as bit masks
+  for (int oh = 0; oh < OH; ++oh) {
+    uint64_t m = 0;
+    for (int kh = 0; kh < KH; ++kh) {
+      int ih = oh * sh - ph + kh * dh;
+      if (pad_mode != 0 || (ih >= 0 && ih < H)) m |= 1ULL << std::min(kh, 63);
+    }
+    auto f = std::find(rpat.begin(), rpat.end(), m);
+    rid[oh] = (int)(f - rpat.begin());
+    if (f == rpat.end()) rpat.push_back(m);
+  }
+  for (int ow = 0; ow < OW; ++ow) {
+    uint64_t m = 0;
+    for (int kw = 0; kw < KW; ++kw) {
+      int iw = ow * sw - pw + kw * dw;
+      if (pad_mode != 0 || (iw >= 0 && iw < W)) m |= 1ULL << std::min(kw, 63);
+    }
+    auto f = std::find(cpat.begin(), cpat.end(), m);
+    cid[ow] = (int)(f - cpat.begin());
+    if (f == cpat.end()) cpat.push_back(m);
+  }
+  const int ncp = (int)cpat.size(), ncls = (int)rpat.size() * ncp;
+  std::vector<int32_t> nvtab(ncls), base((int64_t)O * ncls);
+  std::vector<uint64_t> padded(ncls, 0);  // padded taps (pad_mode 0), as a mask over t
+  for (int r = 0; r < (int)rpat.size(); ++r)
+    for (int c = 0; c < ncp; ++c) {
+      int nv = 0;
+      uint64_t pm = 0;
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw) {
+          bool valid = pad_mode != 0 || (((rpat[r] >> kh) & 1) && ((cpat[c] >> kw) & 1));
+          if (valid) ++nv;
+          else pm |= 1ULL << (kh * KW + kw);  // pad_mode 0: taps <= 64
+        }
+      nvtab[r * ncp + c] = nv * g.Cg;
+      padded[r * ncp + c] = pm;
+    }
+  for (int cl = 0; cl < ncls; ++cl)
+    for (int o = 0; o < O; ++o) {
+      int32_t corr = 0;
+      for (uint64_t m = padded[cl]; m; m &= m - 1)
+        corr += tap_pop[(int64_t)o * g.taps + __builtin_ctzll(m)];
+      base[(int64_t)o * ncls + cl] = nvtab[cl] + 2 * corr;
+    }
+
+  // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
+  // shifted to bit ls (whole-word copies when Cg % 64 == 0)
+  struct Piece {
+    int k, t, sw, rs, ls;
+    uint64_t mask;
+  };
+  std::vector<Piece> pieces;
+  for (int t = 0; t < g.taps; ++t)
+    for (int c = 0; c < g.Cg;) {
+      int64_t b = (int64_t)t * g.Cg + c;
+      int len = std::min({64 - (c & 63), 64 - (int)(b & 63), g.Cg - c});
+      pieces.push_back({(int)(b >> 6), t, c >> 6, c & 63, (int)(b & 63),
+                        len == 64 ? ~0ULL : ((1ULL << len) - 1)});
+      c += len;
+    }
+  const std::vector<uint64_t> padpix(g.Cwords, pad_mode == 1 ? ~0ULL : 0ULL);
+
+  const int64_t chunks = (int64_t)N * G * nchunks;
+  const int sched = chunks >= 4 * nthreads ? g.OB : 1;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-    std::vector<uint64_t> Bbuf((int64_t)OW * g.Kwords);
-    std::vector<uint64_t> padmask(OW);
-    std::vector<int32_t> nvalid(OW);
-    std::vector<int64_t> tile((int64_t)LANES * (OW + PMAX));
-    std::vector<uint32_t> nbits(fz.next_packed ? OW : 0);
+    std::vector<uint64_t> Bt((int64_t)g.Kwords * CH);
+    std::vector<const uint64_t*> srcs((int64_t)g.taps * CH);
+    std::vector<int32_t> cls(CH), cnt((int64_t)LANES * CH);
+    std::vector<uint32_t> nbits(CH);
+    bool uniform = true;
     int64_t built = -1;
-    // dynamic: on a shared machine a preempted thread does not hold up the others; a chunk
-    // of OB items is one output row (its window gather is reused) unless rows are few
-#pragma omp for schedule(dynamic, chunk)
-    for (int64_t it = 0; it < rows_out * g.OB; ++it) {
-      int64_t row = it / g.OB;
-      int ob = it % g.OB;
-      int oh = row % OH, grp = (row / OH) % G, n = row / ((int64_t)OH * G);
-      if (row != built) {
+    // dynamic: on a shared machine a preempted thread does not hold up the others; OB items
+    // share one chunk's window gather unless chunks are few
+#pragma omp for schedule(dynamic, sched)
+    for (int64_t it = 0; it < chunks * g.OB; ++it) {
+      const int64_t chunk = it / g.OB;
+      const int ob = it % g.OB;
+      const int64_t ci = chunk % nchunks;
+      const int grp = (chunk / nchunks) % G, n = chunk / (nchunks * G);
+      const int64_t p0 = ci * CH;
+      const int np = (int)std::min<int64_t>(CH, OHW - p0), npad = (np + 7) / 8 * 8;
+      if (chunk != built) {
         const uint64_t* xg = xpd + (int64_t)(n * G + grp) * plane;
-        const bool aligned = g.Cg % 64 == 0;  // taps start on word boundaries: plain copies
-        if (!aligned) std::fill(Bbuf.begin(), Bbuf.end(), 0ULL);
-        for (int ow = 0; ow < OW; ++ow) {
-          uint64_t* dst = Bbuf.data() + (int64_t)ow * g.Kwords;
-          uint64_t pm = 0;
-          int nv = 0;
+        uniform = true;
+        for (int pc = 0; pc < np; ++pc) {
+          const int oh = (int)((p0 + pc) / OW), ow = (int)((p0 + pc) % OW);
+          const int cl = rid[oh] * ncp + cid[ow];
+          cls[pc] = cl;
+          uniform = uniform && cl == cls[0];
           for (int kh = 0; kh < KH; ++kh) {
-            int ih = oh * sh - ph + kh * dh;
+            const int ih = oh * sh - ph + kh * dh;
             for (int kw = 0; kw < KW; ++kw) {
-              int iw = ow * sw - pw + kw * dw;
-              int t = kh * KW + kw;
-              bool valid = ih >= 0 && ih < H && iw >= 0 && iw < W;
-              if (valid || pad_mode != 0) ++nv;
-              else pm |= 1ULL << t;
-              if (aligned) {
-                uint64_t* d = dst + (int64_t)t * g.Cwords;
-                if (valid) {
-                  const uint64_t* src = xg + ((int64_t)ih * W + iw) * g.Cwords;
-                  for (int i = 0; i < g.Cwords; ++i) d[i] = src[i];
-                } else {
-                  const uint64_t fill = pad_mode == 1 ? ~0ULL : 0ULL;
-                  for (int i = 0; i < g.Cwords; ++i) d[i] = fill;
-                }
-              } else {
-                int64_t off = (int64_t)t * g.Cg;
-                if (valid) or_bits(dst, off, xg + ((int64_t)ih * W + iw) * g.Cwords, g.Cg);
-                else if (pad_mode == 1) set_ones(dst, off, g.Cg);
-                // pad_mode -1: bits stay 0 (= -1); pad_mode 0: 0 bits, corrected via padmask
-              }
+              const int iw = ow * sw - pw + kw * dw;
+              const bool valid = ih >= 0 && ih < H && iw >= 0 && iw < W;
+              srcs[(int64_t)(kh * KW + kw) * CH + pc] =
+                  valid ? xg + ((int64_t)ih * W + iw) * g.Cwords : padpix.data();
             }
           }
-          padmask[ow] = pm;
-          nvalid[ow] = nv * g.Cg;
         }
-        built = row;
+        std::fill(Bt.begin(), Bt.end(), 0ULL);
+        for (const Piece& pz : pieces) {
+          const uint64_t* const* s = srcs.data() + (int64_t)pz.t * CH;
+          uint64_t* d = Bt.data() + (int64_t)pz.k * CH;
+          const int sw_ = pz.sw, rs = pz.rs, ls = pz.ls;
+          const uint64_t mask = pz.mask;
+          for (int pc = 0; pc < np; ++pc) d[pc] |= ((s[pc][sw_] >> rs) & mask) << ls;
+        }
+        built = chunk;
       }
       const uint64_t* wblk = wt + ((int64_t)grp * g.OB + ob) * g.Kwords * LANES;
-      int o0 = ob * LANES;
-      int nl = std::min(LANES, g.Og - o0);
-      for (int ow0 = 0; ow0 < OW; ow0 += PMAX) {
-        int P = std::min(PMAX, OW - ow0);
-        const uint64_t* Bp[PMAX];
-        for (int p = 0; p < P; ++p) Bp[p] = Bbuf.data() + (int64_t)(ow0 + p) * g.Kwords;
-        mk[P](wblk, Bp, g.Kwords, tile.data() + (int64_t)ow0 * LANES);  // tile[ow][lane]
-      }
-      // finish one contiguous output row per channel (writing across channels inside the
-      // position loop would hit addresses OH*OW*4 bytes apart: cache-set conflicts)
+      const int o0 = ob * LANES;
+      const int nl = std::min(LANES, g.Og - o0);
+      const int64_t at = ((int64_t)n * ctotal + fz.out_coff + grp * g.Og + o0) * OHW + p0;
+      // the epilogue reads and writes nl rows of np floats OH*OW apart, segments too short for
+      // the hardware prefetcher: fetch them while the popcount tile runs
       for (int l = 0; l < nl; ++l) {
-        int o = grp * g.Og + o0 + l;
-        const int32_t* tp = tap_pop + (int64_t)o * g.taps;
-        // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
-        const float sc = scale ? scale[o] : 1.f, bs = bias ? bias[o] : -0.f;
-        const int64_t at = ((int64_t)n * ctotal + fz.out_coff + o) * OHW + (int64_t)oh * OW;
-        float* dst = out + at;
-        const int64_t* t = tile.data() + l;
-        finish(dst, t, nvalid.data(), OW, sc, bs);
-        for (int ow = 0; ow < OW; ++ow) {  // zero padding: remove the padded taps' weights
-          uint64_t m = padmask[ow];
-          if (!m) continue;
-          int64_t corr = 0;
-          for (; m; m &= m - 1) corr += tp[__builtin_ctzll(m)];
-          dst[ow] = static_cast<float>(nvalid[ow] - 2 * (t[(int64_t)ow * LANES] - corr)) * sc +
-                    bs;
-        }
-        if (epilogue) {  // the float model's order: activation, (next layer's BN), + residual
-          const float* res = fz.residual ? fz.residual + at : nullptr;
-          const float ap = fz.act_pos ? fz.act_pos[o] : 1.f, an = fz.act_neg ? fz.act_neg[o] : 1.f;
-          const float na = fz.next_alpha ? fz.next_alpha[o] : 1.f;
-          const float nb = fz.next_beta ? fz.next_beta[o] : 0.f;
-          const float pa = fz.post_alpha ? fz.post_alpha[o] : 1.f;
-          const float pb = fz.post_beta ? fz.post_beta[o] : 0.f;
-          const bool res_first = fz.order == 1;
-          for (int ow = 0; ow < OW; ++ow) {
-            float v = dst[ow];
-            if (fz.post_alpha) v = v * pa + pb;
-            if (res && res_first) v = v + res[ow];
-            if (fz.act_neg) v = v > 0.f ? (fz.act_pos ? v * ap : v) : v * an;
-            if (fz.next_packed) {
-              float u = fz.next_alpha ? v * na + nb : v;
-              uint32_t bitsv;
-              std::memcpy(&bitsv, &u, 4);
-              if (l == 0) nbits[ow] = 0;
-              nbits[ow] |= static_cast<uint32_t>((bitsv >> 31) ^ 1u) << l;  // 1 = +1
-            }
-            if (res && !res_first) v = v + res[ow];
-            dst[ow] = v;
-          }
+        const float* ro = out + at + (int64_t)l * OHW;
+        const float* rr = fz.residual ? fz.residual + at + (int64_t)l * OHW : nullptr;
+        for (int pc = 0; pc < np; pc += 16) {
+          __builtin_prefetch(ro + pc, 1, 2);
+          if (rr) __builtin_prefetch(rr + pc, 0, 2);
         }
       }
+      tile(wblk, Bt.data(), CH, g.Kwords, npad, nl, cnt.data(), CH);
+      EpiArgs e;
+      e.cnt = cnt.data();
+      e.ldc = CH;
+      e.cls = uniform ? nullptr : cls.data();
+      e.cls0 = cls[0];
+      e.np = np;
+      e.base = base.data();
+      e.ncls = ncls;
+      e.nl = nl;
+      e.o0 = grp * g.Og + o0;
+      e.scale = scale;
+      e.bias = bias;
+      e.post_alpha = fz.post_alpha;
+      e.post_beta = fz.post_beta;
+      e.act_pos = fz.act_pos;
+      e.act_neg = fz.act_neg;
+      e.next_alpha = fz.next_alpha;
+      e.next_beta = fz.next_beta;
+      e.out = out + at;
+      e.res = fz.residual ? fz.residual + at : nullptr;
+      e.ostride = OHW;
+      e.nbits = nbits.data();
+      epi(e);
       if (fz.next_packed) {  // block ob holds channels [32 ob, 32 ob + 32): 32-bit half ob
-        for (int ow = 0; ow < OW; ++ow) {
-          uint32_t* dstw = reinterpret_cast<uint32_t*>(
-              fz.next_packed + (((int64_t)n * OH + oh) * OW + ow) * NCw);
-          dstw[ob] = nl > 0 ? nbits[ow] : 0u;
+        for (int pc = 0; pc < np; ++pc) {
+          uint32_t* dstw =
+              reinterpret_cast<uint32_t*>(fz.next_packed + ((int64_t)n * OHW + p0 + pc) * NCw);
+          dstw[ob] = nbits[pc];
         }
       }
     }
