@@ -232,3 +232,35 @@ def test_exported_binary_resnet18_fused_is_bit_identical():
         ref = model(x)
         assert torch.equal(unfused(x), ref)
         assert torch.equal(fused(x), ref)
+
+
+def awkward(shape, seed):
+    """Values with many ties, signed zeros, infinities and a few NaNs."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-2, 3, shape, generator=g).float()
+    zero = x == 0
+    x[zero] = torch.where(torch.rand(int(zero.sum()), generator=g) < 0.5, -0.0, 0.0)
+    r = torch.rand(shape, generator=g)
+    x[r < 0.01] = float('nan')
+    x[(r > 0.01) & (r < 0.02)] = float('inf')
+    x[(r > 0.02) & (r < 0.03)] = -float('inf')
+    return x
+
+
+@pytest.mark.parametrize('shape', [(1, 64, 56, 56), (2, 5, 14, 8), (1, 3, 2, 2)])
+def test_shortcut_avg_pool_views_are_the_same_tensor(shape):
+    """The Bi-Real shortcut's 2x2 average pool as sums of strided views (the exported model's
+    pooling, plugins/deploy/pooling.py), bit for bit: signed zeros, infinities, NaN."""
+    from plugins.deploy.pooling import ViewsAvgPool2d
+    pool = nn.AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)
+    fast = ViewsAvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)
+    neg_zeros = torch.full(shape, -0.0)
+    for x in (awkward(shape, 1), torch.randn(shape) * 1e30, neg_zeros):
+        ref = pool(x)
+        with torch.no_grad():
+            y = fast(x)
+        assert torch.equal(y.isnan(), ref.isnan())
+        assert torch.equal(torch.signbit(y[~y.isnan()]), torch.signbit(ref[~ref.isnan()]))
+        assert torch.equal(y.nan_to_num(), ref.nan_to_num())
+    odd = torch.randn(1, 2, 5, 4)  # odd size: torch's own pool (ceil_mode window of 1 row)
+    assert torch.equal(fast(odd), pool(odd))
