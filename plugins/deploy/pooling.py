@@ -79,7 +79,9 @@ class ViewsAvgPool2d(nn.AvgPool2d):
 
 def fast_pooling(model: nn.Module, names: Optional[List[str]] = None) -> nn.Module:
     """Make every ``nn.MaxPool2d`` of ``model`` a :class:`ChannelsLastMaxPool2d` and every
-    ``nn.AvgPool2d`` a :class:`ViewsAvgPool2d` in place (no parameters or buffers change).
+    ``nn.AvgPool2d`` a :class:`ViewsAvgPool2d`, and run ``BatchNorm -> PReLU -> max-pool``
+    as ``max-pool -> BatchNorm -> PReLU`` where that is exact
+    (:func:`plugins.deploy.pool_first.pool_first`), in place (no parameters or buffers change).
 
     Args:
         model: any module.
@@ -88,6 +90,8 @@ def fast_pooling(model: nn.Module, names: Optional[List[str]] = None) -> nn.Modu
     Returns:
         ``model``.
     """
+    from .pool_first import pool_first
+    pool_first(model)  # norm and activation after the max-pool where that is exact
     for name, module in model.named_modules():
         if type(module) is nn.MaxPool2d:
             module.__class__ = ChannelsLastMaxPool2d

@@ -264,3 +264,44 @@ def test_shortcut_avg_pool_views_are_the_same_tensor(shape):
         assert torch.equal(y.nan_to_num(), ref.nan_to_num())
     odd = torch.randn(1, 2, 5, 4)  # odd size: torch's own pool (ceil_mode window of 1 row)
     assert torch.equal(fast(odd), pool(odd))
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_stem_norm_and_activation_after_the_max_pool_are_the_same_tensor(seed):
+    """conv -> BN -> PReLU -> max-pool run as conv -> max-pool -> BN -> PReLU (exported and
+    float models' pooling): bit for bit where every alpha and slope is positive (then it is
+    used), and where some are not (then the original order runs)."""
+    from plugins.deploy.pool_first import PoolFirstSequential, pool_first
+    g = torch.Generator().manual_seed(seed)
+    stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16),
+                         nn.PReLU(16), nn.MaxPool2d(3, 2, 1)).eval()
+    with torch.no_grad():
+        bn = stem[1]
+        bn.running_mean.uniform_(-1, 1, generator=g)
+        bn.running_var.uniform_(0.01, 4, generator=g)
+        bn.weight.uniform_(0.01, 2, generator=g)
+        bn.bias.uniform_(-1, 1, generator=g)
+        stem[2].weight.uniform_(0.01, 1, generator=g)
+        if seed == 1:  # -0.0 bias and zero mean: the norm maps +0 / -0 to +0 / -0
+            bn.bias[:8] = -0.0
+            bn.running_mean[:8] = 0.0
+        if seed == 2:
+            bn.weight[3] = -0.5  # decreasing channel: not reordered
+        if seed == 3:
+            stem[2].weight[5] = 0.0  # flat slope: not reordered
+    x = torch.randn(2, 3, 31, 29, generator=g)
+    x[:, :, ::3] = 0.0  # zero rows: conv outputs of exactly +0 / -0
+    x[:, :, 1::3, ::2] = -0.0
+    fast = nn.Sequential(*stem)  # shares the modules
+    assert pool_first(fast) == [''] and isinstance(fast, PoolFirstSequential)
+    calls = []
+    stem[1].register_forward_pre_hook(lambda m, inp: calls.append(inp[0].shape[2]))
+    with torch.no_grad():
+        ref = stem(x)
+        calls.clear()
+        y = fast(x)
+    assert torch.equal(y, ref) and torch.equal(torch.signbit(y), torch.signbit(ref))
+    # the norm read the pooled tensor (8 rows) rather than the conv output (16 rows); after a
+    # zero output the original order runs again
+    assert calls[0] == (8 if seed in (0, 1) else 16)
+    assert calls[1:] in ([], [16])
