@@ -25,6 +25,7 @@
 #include <vector>
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <utility>
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(BNN_NO_X86)
 #define BNN_X86 1
@@ -44,33 +45,6 @@ struct Geometry {
   int N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode;
   int Cg, Og, Cwords, Kbits, Kwords, OB, taps;
 };
-
-// OR `nbits` bits of src (LSB-first) into dst starting at bit offset `off`.
-inline void or_bits(uint64_t* dst, int64_t off, const uint64_t* src, int nbits) {
-  int64_t word = off >> 6;
-  int s = static_cast<int>(off & 63);
-  int nw = (nbits + 63) >> 6;
-  if (s == 0) {
-    for (int i = 0; i < nw; ++i) dst[word + i] |= src[i];
-    return;
-  }
-  for (int i = 0; i < nw; ++i) {
-    uint64_t v = src[i];
-    dst[word + i] |= v << s;
-    int remaining = nbits - i * 64;  // bits of this source word that are used
-    if (s + std::min(remaining, 64) > 64) dst[word + i + 1] |= v >> (64 - s);
-  }
-}
-
-inline void set_ones(uint64_t* dst, int64_t off, int nbits) {
-  for (int64_t b = off; b < off + nbits;) {
-    int s = static_cast<int>(b & 63);
-    int take = std::min<int64_t>(64 - s, off + nbits - b);
-    uint64_t m = (take == 64) ? ~0ULL : (((1ULL << take) - 1) << s);
-    dst[b >> 6] |= m;
-    b += take;
-  }
-}
 
 // ---- popcount tiles: cnt[l][p] = sum_k popcount(wt[k][l] ^ B[k][p]) ----
 // wt is one weight block [Kwords][32 lanes]; B the gathered windows of a chunk of output
@@ -382,6 +356,38 @@ std::array<Epi, NEPI> epi_table(int isa, std::index_sequence<I...>) {
   return {{&epi_portable<(int)I>...}};
 }
 
+// One piece of the window gather for a chunk of positions: word row d of Bt gets bits
+// [rs, rs + len) (mask) of s[pidx[p]] at bit ls; ls == 0 is the first piece of the word.
+__attribute__((always_inline)) inline void gather_body(uint64_t* d, const uint64_t* s,
+                                                       const int64_t* pidx, int np, int rs, int ls,
+                                                       uint64_t mask) {
+  if (ls == 0) {
+    if (rs == 0 && mask == ~0ULL)
+      for (int p = 0; p < np; ++p) d[p] = s[pidx[p]];
+    else
+      for (int p = 0; p < np; ++p) d[p] = (s[pidx[p]] >> rs) & mask;
+  } else {
+    for (int p = 0; p < np; ++p) d[p] |= ((s[pidx[p]] >> rs) & mask) << ls;
+  }
+}
+void gather_portable(uint64_t* d, const uint64_t* s, const int64_t* pidx, int np, int rs, int ls,
+                     uint64_t mask) {
+  gather_body(d, s, pidx, np, rs, ls, mask);
+}
+#if BNN_X86
+__attribute__((target("avx2"))) void gather_avx2(uint64_t* d, const uint64_t* s,
+                                                 const int64_t* pidx, int np, int rs, int ls,
+                                                 uint64_t mask) {
+  gather_body(d, s, pidx, np, rs, ls, mask);
+}
+__attribute__((target("avx512f"))) void gather_avx512(uint64_t* d, const uint64_t* s,
+                                                      const int64_t* pidx, int np, int rs,
+                                                      int ls, uint64_t mask) {
+  gather_body(d, s, pidx, np, rs, ls, mask);
+}
+#endif
+using Gather = void (*)(uint64_t*, const uint64_t*, const int64_t*, int, int, int, uint64_t);
+
 using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*,
                         const float*, const float*);
 
@@ -502,28 +508,47 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
                            (fz.residual && fz.order == 1 ? F_ORD1 : 0) | act * F_ACT];
 #if BNN_X86
   PackRow pack_row = isa == 3 ? pack_row_avx512 : isa == 2 ? pack_row_avx2 : pack_row_portable;
+  Gather gather = isa == 3 ? gather_avx512 : isa == 2 ? gather_avx2 : gather_portable;
 #else
   PackRow pack_row = pack_row_portable;
+  Gather gather = gather_portable;
 #endif
   if (nthreads <= 0) nthreads = 1;
   nthreads = threads_for_work(nthreads, (int64_t)N * G * OH * OW * g.OB * LANES * g.Kwords +
                                             (int64_t)N * C * H * W / 16);
 
-  // 1) pack the input signs: xp[n][grp][h][w][Cwords]
-  const int64_t plane = (int64_t)H * W * g.Cwords;
-  std::vector<uint64_t> xp(fz.xpacked ? 0 : (int64_t)N * G * plane);
-  const uint64_t* xpd = fz.xpacked ? fz.xpacked : xp.data();
-  const int64_t rows_in = fz.xpacked ? 0 : (int64_t)N * G * H;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && rows_in > 0)
+  // 1) the input signs, packed into zero/one-padded planes xp[n][grp][H + 2ph][W + 2pw][Cwords]
+  // (the border holds the padding value's bits, so the window gather needs no bounds checks;
+  // zero padding leaves 0 bits = -1 there and the epilogue removes those taps again). A packed
+  // input (xpacked, [n][h][w][Cwords]) is copied into the padded layout.
+  const int Hp = H + 2 * ph, Wp = W + 2 * pw, Cw = g.Cwords;
+  const int64_t plane = (int64_t)Hp * Wp * Cw;
+  std::unique_ptr<uint64_t[]> xp(new uint64_t[(size_t)(N * G * plane)]);
+  const uint64_t padword = pad_mode == 1 ? ~0ULL : 0ULL;
+  for (int64_t pl = 0; pl < (int64_t)N * G; ++pl) {  // top and bottom border rows
+    uint64_t* b = xp.get() + pl * plane;
+    std::fill(b, b + (int64_t)ph * Wp * Cw, padword);
+    std::fill(b + (int64_t)(ph + H) * Wp * Cw, b + plane, padword);
+  }
+  const int64_t rows_in = (int64_t)N * G * H;
+  const int64_t in_work = fz.xpacked ? 0 : (int64_t)N * C * H * W;
+#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && in_work > 0)
   {
-    std::vector<uint64_t> tmp(W);
+    std::vector<uint64_t> tmp(fz.xpacked ? 0 : W);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t r = 0; r < rows_in; ++r) {
       int h = r % H, grp = (r / H) % G, n = r / ((int64_t)H * G);
-      pack_row(x, g, n, grp, h, xp.data() + (int64_t)(n * G + grp) * plane +
-                                     (int64_t)h * W * g.Cwords, tmp.data(), in_alpha, in_beta);
+      uint64_t* row = xp.get() + (int64_t)(n * G + grp) * plane + (int64_t)(h + ph) * Wp * Cw;
+      std::fill(row, row + (int64_t)pw * Cw, padword);
+      std::fill(row + (int64_t)(pw + W) * Cw, row + (int64_t)Wp * Cw, padword);
+      if (fz.xpacked)
+        std::memcpy(row + (int64_t)pw * Cw, fz.xpacked + ((int64_t)n * H + h) * W * Cw,
+                    sizeof(uint64_t) * W * Cw);
+      else
+        pack_row(x, g, n, grp, h, row + (int64_t)pw * Cw, tmp.data(), in_alpha, in_beta);
     }
   }
+  const uint64_t* xpd = xp.get();
 
   // 2) per chunk of output positions (flattened oh * OW + ow, so a channel's outputs in a
   // chunk are contiguous): gather the windows transposed, Bt[Kwords][CH], then per weight block
@@ -596,14 +621,17 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
                         len == 64 ? ~0ULL : ((1ULL << len) - 1)});
       c += len;
     }
-  const std::vector<uint64_t> padpix(g.Cwords, pad_mode == 1 ? ~0ULL : 0ULL);
+  std::vector<int64_t> toff(g.taps);  // word offset of tap t from the window's first pixel
+  for (int kh = 0; kh < KH; ++kh)
+    for (int kw = 0; kw < KW; ++kw)
+      toff[kh * KW + kw] = ((int64_t)kh * dh * Wp + (int64_t)kw * dw) * Cw;
 
   const int64_t chunks = (int64_t)N * G * nchunks;
   const int sched = chunks >= 4 * nthreads ? g.OB : 1;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
     std::vector<uint64_t> Bt((int64_t)g.Kwords * CH);
-    std::vector<const uint64_t*> srcs((int64_t)g.taps * CH);
+    std::vector<int64_t> pidx(CH);
     std::vector<int32_t> cls(CH), cnt((int64_t)LANES * CH);
     std::vector<uint32_t> nbits(CH);
     bool uniform = true;
@@ -621,29 +649,17 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       if (chunk != built) {
         const uint64_t* xg = xpd + (int64_t)(n * G + grp) * plane;
         uniform = true;
+        int oh = (int)(p0 / OW), ow = (int)(p0 % OW);
         for (int pc = 0; pc < np; ++pc) {
-          const int oh = (int)((p0 + pc) / OW), ow = (int)((p0 + pc) % OW);
           const int cl = rid[oh] * ncp + cid[ow];
           cls[pc] = cl;
           uniform = uniform && cl == cls[0];
-          for (int kh = 0; kh < KH; ++kh) {
-            const int ih = oh * sh - ph + kh * dh;
-            for (int kw = 0; kw < KW; ++kw) {
-              const int iw = ow * sw - pw + kw * dw;
-              const bool valid = ih >= 0 && ih < H && iw >= 0 && iw < W;
-              srcs[(int64_t)(kh * KW + kw) * CH + pc] =
-                  valid ? xg + ((int64_t)ih * W + iw) * g.Cwords : padpix.data();
-            }
-          }
+          pidx[pc] = ((int64_t)oh * sh * Wp + (int64_t)ow * sw) * Cw;  // window's first pixel
+          if (++ow == OW) ow = 0, ++oh;
         }
-        std::fill(Bt.begin(), Bt.end(), 0ULL);
-        for (const Piece& pz : pieces) {
-          const uint64_t* const* s = srcs.data() + (int64_t)pz.t * CH;
-          uint64_t* d = Bt.data() + (int64_t)pz.k * CH;
-          const int sw_ = pz.sw, rs = pz.rs, ls = pz.ls;
-          const uint64_t mask = pz.mask;
-          for (int pc = 0; pc < np; ++pc) d[pc] |= ((s[pc][sw_] >> rs) & mask) << ls;
-        }
+        for (const Piece& pz : pieces)
+          gather(Bt.data() + (int64_t)pz.k * CH, xg + toff[pz.t] + pz.sw, pidx.data(), np, pz.rs,
+                 pz.ls, pz.mask);
         built = chunk;
       }
       const uint64_t* wblk = wt + ((int64_t)grp * g.OB + ob) * g.Kwords * LANES;
