@@ -305,3 +305,33 @@ def test_stem_norm_and_activation_after_the_max_pool_are_the_same_tensor(seed):
     # zero output the original order runs again
     assert calls[0] == (8 if seed in (0, 1) else 16)
     assert calls[1:] in ([], [16])
+
+
+class OtherBiRealBlock(nn.Module):
+    """A block of another package with the Bi-Real forward under other attribute names."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        from plugins.binary import BinaryConv2d
+        self.a = BinaryConv2d(channels, channels, 3, padding=1, scale='learned')
+        self.na = nn.BatchNorm2d(channels)
+        self.pa = nn.PReLU(channels)
+        self.b = BinaryConv2d(channels, channels, 3, padding=1, scale='learned')
+        self.nb = nn.BatchNorm2d(channels)
+        self.pb = nn.Identity()
+        self.proj = None
+
+    def forward(self, x):
+        y = self.pa(self.na(self.a(x)) + x)
+        return self.pb(self.nb(self.b(y)) + y)
+
+
+def test_registered_block_of_another_class_is_fused():
+    bbc.register_basic_block(OtherBiRealBlock, 'a', 'na', 'pa', 'b', 'nb', 'pb', 'proj')
+    model = trained_like(nn.Sequential(OtherBiRealBlock(48), OtherBiRealBlock(48)), 9)
+    report = ExportReport()
+    packed = export_binary(model, report=report)
+    assert report.chained == ['0', '1']
+    x = torch.randn(2, 48, 7, 10)
+    with torch.no_grad():
+        assert torch.equal(packed(x), model(x))
