@@ -204,6 +204,8 @@ __attribute__((always_inline)) inline void pack_row_body(const float* x, const G
     for (int b = 0; b < nb; ++b) {
       int c = grp * g.Cg + j * 64 + b;
       const float* xr = x + ((int64_t)n * g.C + c) * HW + (int64_t)h * W;
+      if (b + 4 < nb)  // rows of different channels are H*W floats apart: prefetch ahead
+        for (int w = 0; w < W; w += 16) __builtin_prefetch(xr + 4 * HW + w, 0, 2);
       if (ia) {
         const float a = ia[c], bb = ib[c];
         for (int w = 0; w < W; ++w) {
