@@ -14,6 +14,11 @@ packing) a chained block runs as one kernel call per branch:
 * the per-channel scale, the bias and a ``ChannelPReLU`` / ``PReLU`` / ``LearnableSlope``
   (without shifts) post activation run in the same epilogue.
 
+The call plan of a block (its parts, kernel layouts, contiguous float32 scales and the
+argument tuples) is cached per input shape; a call then costs the shortcut, two allocations
+and one ``ctypes`` call per branch (the hourglass makes ~38 chained calls per forward, many at
+4x4-16x16 where the kernel takes tens of microseconds).
+
 Every float operation is the float model's, in its order (``conv * s + b``, activation, then
 ``+ residual``; ``-ffp-contract=off``), so a chained block is bit-identical to the unchained
 packed block (tested over random shapes and on an exported hourglass). Blocks declare the
@@ -108,53 +113,106 @@ def _ptr(t: Optional[Tensor]) -> Optional[int]:
     return None if t is None else t.data_ptr()
 
 
+def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
+    return None if t is None else t.detach().float().reshape(-1).contiguous()
+
+
+class _ChainPlan:
+    """The ctypes arguments of a chained block for one input shape, cached on the block.
+
+    Everything but the four per-call pointers (input, output, residual, packed bits) is
+    resolved once: the parts, the kernel layouts and contiguous float32 scale, bias, norm and
+    slope tensors (kept alive here), and the argument tuples around the per-call pointers.
+    ``deps`` holds the identity and version of every parameter and buffer the plan was built
+    from and the identity of the branches' modules, so editing or replacing one rebuilds it.
+    """
+
+    def __init__(self, block: nn.Module, parts: list, x: Tensor, key: tuple) -> None:
+        n, c, h, w = x.shape
+        self.key, self.modules = key, _plan_modules(block)
+        self.deps = _plan_deps(self.modules)
+        self.out_shape = (n, sum(p[0].out_channels for p in parts), h, w)
+        self.keep, self.calls, offset = [], [], 0
+        self.words, words = [], 0  # where each branch's next-layer bits start (int64 words)
+        isa, threads = _isa(None), torch.get_num_threads()
+        for i, (conv, act_pos, act_neg) in enumerate(parts):
+            nxt = parts[i + 1][0] if i + 1 < len(parts) else None
+            wt, tp = conv._kernel_buffers()
+            o = conv.out_channels
+            sc, bs = _f32(conv.scale), _f32(conv.bias)
+            ia, ib = (_f32(conv.in_alpha), _f32(conv.in_beta)) if i == 0 else (None, None)
+            na, nb = (_f32(nxt.in_alpha), _f32(nxt.in_beta)) if nxt is not None else (None, None)
+            self.keep += [wt, tp, sc, bs, ia, ib, na, nb, act_pos, act_neg]
+            (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
+            self.calls.append((
+                (n, conv.in_channels, h, w, _ptr(wt), _ptr(tp), o, 1, kh, kw, 1, 1, ph, pw, 1, 1,
+                 conv.pad_value, _ptr(sc), _ptr(bs)),
+                (h, w, threads, isa, _ptr(ia), _ptr(ib)),
+                (self.out_shape[1], offset, _ptr(act_pos), _ptr(act_neg), _ptr(na), _ptr(nb)),
+                nxt is not None))
+            self.words.append(words)
+            if nxt is not None:
+                words += n * h * w * ((o + 63) // 64)
+            offset += o
+        self.total_words = words
+
+    def valid(self, block: nn.Module) -> bool:
+        return _plan_deps(self.modules) == self.deps and _plan_modules(block) == self.modules
+
+
+def _plan_modules(block: nn.Module) -> list:
+    """The branches' modules down to the leaves the plan reads (conv, activations)."""
+    mods = []
+    for branch in getattr(block, CHAIN_BLOCKS.get(type(block))[0]):
+        stack = [branch]
+        while stack:
+            m = stack.pop()
+            mods.append(m)
+            stack.extend(m._modules.values())
+    return mods
+
+
+def _plan_deps(modules: list) -> tuple:
+    return tuple((id(t), t._version) for m in modules
+                 for t in (*m._parameters.values(), *m._buffers.values()) if t is not None)
+
+
 def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
     """Forward of a registered block as a packed chain (falls back to the block's own forward
     for inputs the kernel does not take). (N, C, H, W) -> (N, sum of branch widths, H, W)."""
     from .build import load_library
-    parts = chained_parts(block)
-    if parts is None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu':
+    if x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu':
         return type(block).forward(block, x)
+    key = (x.shape, torch.get_num_threads(), _isa(None))
+    plan = block.__dict__.get('_chain_plan')
+    if plan is None or plan.key != key or not plan.valid(block):
+        parts = chained_parts(block)
+        if parts is None:
+            return type(block).forward(block, x)
+        if x.shape[1] != parts[0][0].in_channels:
+            raise ValueError(f'expected {parts[0][0].in_channels} input channels, got '
+                             f'{tuple(x.shape)}')
+        plan = _ChainPlan(block, parts, x, key)
+        block.__dict__['_chain_plan'] = plan
     shortcut = getattr(block, CHAIN_BLOCKS.get(type(block))[1])
-    if x.shape[1] != parts[0][0].in_channels:
-        raise ValueError(f'expected {parts[0][0].in_channels} input channels, got '
-                         f'{tuple(x.shape)}')
     x = x.contiguous()
     residual = shortcut(x)
-    n, c, h, w = x.shape
-    total = sum(p[0].out_channels for p in parts)
     if residual is not None:
-        if residual.shape != (n, total, h, w):
+        if residual.shape != plan.out_shape:
             return type(block).forward(block, x)
         residual = residual.float().contiguous()
-    out = torch.empty(n, total, h, w)
-    lib, isa, threads = load_library(), _isa(None), torch.get_num_threads()
-    packed: Optional[Tensor] = None
-    offset = 0
-    for i, (conv, act_pos, act_neg) in enumerate(parts):
-        nxt = parts[i + 1][0] if i + 1 < len(parts) else None
-        wt, tp = conv._kernel_buffers()
-        o = conv.out_channels
-        next_packed = None if nxt is None else torch.zeros(n, h, w, (o + 63) // 64,
-                                                           dtype=torch.int64)
-        sc = conv.scale.reshape(-1).float().contiguous() if conv.scale is not None else None
-        bs = conv.bias.float().contiguous() if conv.bias is not None else None
-        ia = ib = None
-        if packed is None and conv.in_alpha is not None:
-            ia, ib = conv.in_alpha.float().contiguous(), conv.in_beta.float().contiguous()
-        na = nb = None
-        if nxt is not None and nxt.in_alpha is not None:
-            na, nb = nxt.in_alpha.float().contiguous(), nxt.in_beta.float().contiguous()
-        (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
-        cin = conv.in_channels
-        rc = lib.bnn_conv2d_chain(
-            _ptr(x) if packed is None else None, n, cin, h, w, _ptr(wt), _ptr(tp), o, 1, kh, kw,
-            1, 1, ph, pw, 1, 1, conv.pad_value, _ptr(sc), _ptr(bs), _ptr(out), h, w, threads,
-            isa, _ptr(ia), _ptr(ib), _ptr(packed), total, offset, _ptr(act_pos), _ptr(act_neg),
-            _ptr(na), _ptr(nb), _ptr(next_packed), _ptr(residual), None, None, 0)
+    out = torch.empty(plan.out_shape)
+    bits = torch.zeros(max(plan.total_words, 1), dtype=torch.int64) if plan.total_words else None
+    fn = load_library().bnn_conv2d_chain
+    out_p, res_p = out.data_ptr(), _ptr(residual)
+    packed_p = None
+    for (pre, mid, fuse, has_next), word in zip(plan.calls, plan.words):
+        next_p = bits.data_ptr() + 8 * word if has_next else None
+        rc = fn(x.data_ptr() if packed_p is None else None, *pre, out_p, *mid, packed_p, *fuse,
+                next_p, res_p, None, None, 0)
         if rc != 0:
-            raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {conv}')
-        packed, offset = next_packed, offset + o
+            raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {block}')
+        packed_p = next_p
     return out
 
 

@@ -146,3 +146,33 @@ def test_channels_last_max_pool_is_the_same_tensor(k, s, p, ceil):
     y = ChannelsLastMaxPool2d(k, s, p, ceil_mode=ceil)(x)
     assert y.is_contiguous() and torch.equal(torch.signbit(y), torch.signbit(ref))
     assert torch.equal(torch.nan_to_num(y), torch.nan_to_num(ref)) and y.isnan()[0, 0, 0, 0]
+
+
+def test_cached_chain_plan_follows_edits_and_shapes():
+    """The per-block call plan is cached; editing a buffer or parameter in place, replacing a
+    branch's conv, or another input shape must not reuse stale pointers or values."""
+    rng = random.Random(5)
+    block = trained_like(HPMBlock(40, 44, conv_cfg=dict(
+        type='BinaryConv2d', scale='learned', post_act=dict(type='ChannelPReLU')),
+        act_cfg=None), rng)
+    packed = export_binary(block)
+    assert 'forward' in packed.__dict__
+
+    def unchained(x):
+        return type(packed).forward(packed, x)
+
+    x = torch.randn(2, 40, 7, 9)
+    with torch.no_grad():
+        assert torch.equal(packed(x), unchained(x))
+        conv = chained_parts(packed)[1][0]
+        conv.scale.mul_(-1.5)  # in place: same tensor, new version
+        act = [m for m in packed.branches[2].modules() if type(m).__name__ == 'ChannelPReLU'][0]
+        act.weight.add_(0.25)
+        y = packed(x)
+        assert torch.equal(y, unchained(x))
+        first = chained_parts(packed)[0][0]
+        first.in_beta = first.in_beta + 0.1  # a replaced buffer (new tensor)
+        assert torch.equal(packed(x), unchained(x))
+        x2 = torch.randn(1, 40, 5, 4)
+        assert torch.equal(packed(x2), unchained(x2))
+        assert torch.equal(packed(x), unchained(x))
