@@ -187,77 +187,97 @@ Tile tile_for(int isa) {
 #endif
 }
 
-// Pack sign bits of x[n, g*Cg:(g+1)*Cg, h, :] into xp[w][Cwords]. Inlined into one wrapper
-// per ISA below, so that GCC vectorises the channel loop with that ISA's registers.
+// Pack the sign bits of rows [h0, h0 + nrows) of x[n, grp*Cg:(grp+1)*Cg] (contiguous in NCHW:
+// one span of nrows * W floats per channel) into dst rows rstride words apart, pixel w of a
+// row at dst[w * Cwords + j]. Inlined into one wrapper per ISA below, so that GCC vectorises
+// the span loop with that ISA's registers. Several rows per call when W is small, so the
+// loops stay long at 4x4-8x8.
 // With ia/ib (per input channel, may be null) the bit is the sign bit of x * ia[c] + ib[c]:
 // an eval-mode BatchNorm folded into the packing (torch computes BN as x * alpha + beta with
 // alpha = weight / sqrt(var + eps), beta = bias - mean * alpha; no FMA: -ffp-contract=off).
-__attribute__((always_inline)) inline void pack_row_body(const float* x, const Geometry& g,
-                                                         int n, int grp, int h, uint64_t* xp,
-                                                         uint64_t* tmp, const float* ia,
-                                                         const float* ib) {
+__attribute__((always_inline)) inline void pack_rows_body(const float* x, const Geometry& g,
+                                                          int n, int grp, int h0, int nrows,
+                                                          uint64_t* dst, int64_t rstride,
+                                                          uint64_t* tmp, const float* ia,
+                                                          const float* ib) {
   const int64_t HW = (int64_t)g.H * g.W;
-  const int W = g.W;
+  const int W = g.W, len = nrows * W;
   for (int j = 0; j < g.Cwords; ++j) {
-    for (int w = 0; w < W; ++w) tmp[w] = 0;
+    for (int q = 0; q < len; ++q) tmp[q] = 0;
     int nb = std::min(64, g.Cg - j * 64);
     for (int b = 0; b < nb; ++b) {
       int c = grp * g.Cg + j * 64 + b;
-      const float* xr = x + ((int64_t)n * g.C + c) * HW + (int64_t)h * W;
-      if (b + 4 < nb)  // rows of different channels are H*W floats apart: prefetch ahead
-        for (int w = 0; w < W; w += 16) __builtin_prefetch(xr + 4 * HW + w, 0, 2);
+      const float* xr = x + ((int64_t)n * g.C + c) * HW + (int64_t)h0 * W;
+      if (b + 4 < nb)  // spans of different channels are H*W floats apart: prefetch ahead
+        for (int q = 0; q < len; q += 16) __builtin_prefetch(xr + 4 * HW + q, 0, 2);
       if (ia) {
         const float a = ia[c], bb = ib[c];
-        for (int w = 0; w < W; ++w) {
-          float v = xr[w] * a + bb;
+        for (int q = 0; q < len; ++q) {
+          float v = xr[q] * a + bb;
           uint32_t u;
           std::memcpy(&u, &v, 4);
-          tmp[w] |= static_cast<uint64_t>(u >> 31) << b;
+          tmp[q] |= static_cast<uint64_t>(u >> 31) << b;
         }
       } else {
         const uint32_t* u = reinterpret_cast<const uint32_t*>(xr);
-        for (int w = 0; w < W; ++w) tmp[w] |= static_cast<uint64_t>(u[w] >> 31) << b;
+        for (int q = 0; q < len; ++q) tmp[q] |= static_cast<uint64_t>(u[q] >> 31) << b;
       }
     }
     // the sign bit is 1 for negatives: invert the used bits (bit 1 = +1, like copysign)
     const uint64_t used = nb == 64 ? ~0ULL : ((1ULL << nb) - 1);
-    for (int w = 0; w < W; ++w) xp[(int64_t)w * g.Cwords + j] = tmp[w] ^ used;
+    for (int r = 0; r < nrows; ++r)
+      for (int w = 0; w < W; ++w)
+        dst[r * rstride + (int64_t)w * g.Cwords + j] = tmp[r * W + w] ^ used;
   }
 }
 
-void pack_row_portable(const float* x, const Geometry& g, int n, int grp, int h, uint64_t* xp,
-                       uint64_t* tmp, const float* ia, const float* ib) {
-  pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
+void pack_rows_portable(const float* x, const Geometry& g, int n, int grp, int h0, int nrows,
+                        uint64_t* dst, int64_t rstride, uint64_t* tmp, const float* ia,
+                        const float* ib) {
+  pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
 }
 #if BNN_X86
-__attribute__((target("avx2"))) void pack_row_avx2(const float* x, const Geometry& g, int n,
-                                                   int grp, int h, uint64_t* xp, uint64_t* tmp,
-                                                   const float* ia, const float* ib) {
-  pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
+__attribute__((target("avx2"))) void pack_rows_avx2(const float* x, const Geometry& g, int n,
+                                                    int grp, int h0, int nrows, uint64_t* dst,
+                                                    int64_t rstride, uint64_t* tmp,
+                                                    const float* ia, const float* ib) {
+  pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
+}
+__attribute__((target("avx512f"))) void pack_rows_avx512(const float* x, const Geometry& g,
+                                                         int n, int grp, int h0, int nrows,
+                                                         uint64_t* dst, int64_t rstride,
+                                                         uint64_t* tmp, const float* ia,
+                                                         const float* ib) {
+  pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
 }
 #endif
-#if BNN_X86
-__attribute__((target("avx512f"))) void pack_row_avx512(const float* x, const Geometry& g, int n,
-                                                        int grp, int h, uint64_t* xp,
-                                                        uint64_t* tmp, const float* ia,
-                                                        const float* ib) {
-  pack_row_body(x, g, n, grp, h, xp, tmp, ia, ib);
+using PackRows = void (*)(const float*, const Geometry&, int, int, int, int, uint64_t*, int64_t,
+                          uint64_t*, const float*, const float*);
+
+// A buffer of this thread that only grows (OpenMP keeps its worker threads, so a call does
+// not allocate, fault in and free its buffers again).
+template <class T, int ID>
+T* thread_buffer(size_t n) {
+  static thread_local std::vector<T> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
 }
-#endif
+
 // ---- epilogue: one weight block (up to 32 channels) x one chunk of positions ----
 // For each channel a fused pass over its contiguous row of counts: the integer convolution
 // nvalid - 2 * (count - padding correction), then the float model's operations in its order,
-// one rounding each (no FMA: -ffp-contract=off): v = conv * scale + bias, [v * post_alpha +
-// post_beta], and per `order` the residual, the activation and the next layer's sign bit.
+// one rounding each (no contraction: -ffp-contract=off): v = conv * scale + bias,
+// [fma(v, post_alpha, post_beta): torch's BatchNorm], and per `order` the residual, the
+// activation and the next layer's sign bit.
 // The optional operations are template flags (not multiplications by 1): a skipped operation
 // is not executed, whatever the floating-point environment.
 struct EpiArgs {
   const int32_t* cnt;     // [32][ldc] popcounts
   int ldc;
-  const int32_t* cls;     // [np] window class of each position, or null: all of class cls0
+  const int32_t* cls;     // [np] window class of each position (as cl * O), or null: all cls0
   int cls0, np;
-  const int32_t* base;    // [O][ncls] Cg * counted taps + 2 * popcount of the padded taps'
-  int ncls;               // weights: conv = base - 2 * count
+  const int32_t* base;    // [ncls][O] Cg * counted taps + 2 * popcount of the padded taps'
+                          // weights: conv = base - 2 * count
   int nl, o0;             // channels in the block, global index of lane 0
   const float *scale, *bias, *post_alpha, *post_beta, *act_pos, *act_neg, *next_alpha,
       *next_beta;
@@ -285,7 +305,7 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
     const int32_t* c = e.cnt + (int64_t)l * e.ldc;
     // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their weights
     // again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count, exact integers)
-    const int32_t* bo = e.base + (int64_t)o * e.ncls;
+    const int32_t* bo = e.base + o;
     if (e.cls) {
       for (int p = 0; p < np; ++p) iv[p] = bo[e.cls[p]] - 2 * c[p];
     } else {
@@ -390,8 +410,6 @@ __attribute__((target("avx512f"))) void gather_avx512(uint64_t* d, const uint64_
 #endif
 using Gather = void (*)(uint64_t*, const uint64_t*, const int64_t*, int, int, int, uint64_t);
 
-using PackRow = void (*)(const float*, const Geometry&, int, int, int, uint64_t*, uint64_t*,
-                        const float*, const float*);
 
 }  // namespace
 
@@ -509,10 +527,11 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
                            (fz.next_packed ? F_NEXT : 0) |
                            (fz.residual && fz.order == 1 ? F_ORD1 : 0) | act * F_ACT];
 #if BNN_X86
-  PackRow pack_row = isa == 3 ? pack_row_avx512 : isa == 2 ? pack_row_avx2 : pack_row_portable;
+  PackRows pack_rows =
+      isa == 3 ? pack_rows_avx512 : isa == 2 ? pack_rows_avx2 : pack_rows_portable;
   Gather gather = isa == 3 ? gather_avx512 : isa == 2 ? gather_avx2 : gather_portable;
 #else
-  PackRow pack_row = pack_row_portable;
+  PackRows pack_rows = pack_rows_portable;
   Gather gather = gather_portable;
 #endif
   if (nthreads <= 0) nthreads = 1;
@@ -525,32 +544,38 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   // input (xpacked, [n][h][w][Cwords]) is copied into the padded layout.
   const int Hp = H + 2 * ph, Wp = W + 2 * pw, Cw = g.Cwords;
   const int64_t plane = (int64_t)Hp * Wp * Cw;
-  std::unique_ptr<uint64_t[]> xp(new uint64_t[(size_t)(N * G * plane)]);
+  uint64_t* const xp = thread_buffer<uint64_t, 0>((size_t)(N * G * plane));
   const uint64_t padword = pad_mode == 1 ? ~0ULL : 0ULL;
   for (int64_t pl = 0; pl < (int64_t)N * G; ++pl) {  // top and bottom border rows
-    uint64_t* b = xp.get() + pl * plane;
+    uint64_t* b = xp + pl * plane;
     std::fill(b, b + (int64_t)ph * Wp * Cw, padword);
     std::fill(b + (int64_t)(ph + H) * Wp * Cw, b + plane, padword);
   }
-  const int64_t rows_in = (int64_t)N * G * H;
+  const int R = std::max(1, std::min(H, 256 / W));  // rows packed per call
+  const int64_t spans = (H + R - 1) / R, items_in = (int64_t)N * G * spans;
   const int64_t in_work = fz.xpacked ? 0 : (int64_t)N * C * H * W;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1 && in_work > 0)
   {
-    std::vector<uint64_t> tmp(fz.xpacked ? 0 : W);
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t r = 0; r < rows_in; ++r) {
-      int h = r % H, grp = (r / H) % G, n = r / ((int64_t)H * G);
-      uint64_t* row = xp.get() + (int64_t)(n * G + grp) * plane + (int64_t)(h + ph) * Wp * Cw;
-      std::fill(row, row + (int64_t)pw * Cw, padword);
-      std::fill(row + (int64_t)(pw + W) * Cw, row + (int64_t)Wp * Cw, padword);
-      if (fz.xpacked)
-        std::memcpy(row + (int64_t)pw * Cw, fz.xpacked + ((int64_t)n * H + h) * W * Cw,
-                    sizeof(uint64_t) * W * Cw);
-      else
-        pack_row(x, g, n, grp, h, row + (int64_t)pw * Cw, tmp.data(), in_alpha, in_beta);
+    uint64_t* tmp = thread_buffer<uint64_t, 1>((size_t)R * W);
+#pragma omp for schedule(dynamic, 2)
+    for (int64_t it = 0; it < items_in; ++it) {
+      const int h0 = (int)(it % spans) * R, grp = (it / spans) % G, n = it / (spans * G);
+      const int nrows = std::min(R, H - h0);
+      uint64_t* row0 = xp + (int64_t)(n * G + grp) * plane + (int64_t)(h0 + ph) * Wp * Cw;
+      for (int r = 0; r < nrows; ++r) {
+        uint64_t* row = row0 + (int64_t)r * Wp * Cw;
+        std::fill(row, row + (int64_t)pw * Cw, padword);
+        std::fill(row + (int64_t)(pw + W) * Cw, row + (int64_t)Wp * Cw, padword);
+        if (fz.xpacked)
+          std::memcpy(row + (int64_t)pw * Cw, fz.xpacked + ((int64_t)n * H + h0 + r) * W * Cw,
+                      sizeof(uint64_t) * W * Cw);
+      }
+      if (!fz.xpacked)
+        pack_rows(x, g, n, grp, h0, nrows, row0 + (int64_t)pw * Cw, (int64_t)Wp * Cw, tmp,
+                  in_alpha, in_beta);
     }
   }
-  const uint64_t* xpd = xp.get();
+  const uint64_t* xpd = xp;
 
   // 2) per chunk of output positions (flattened oh * OW + ow, so a channel's outputs in a
   // chunk are contiguous): gather the windows transposed, Bt[Kwords][CH], then per weight block
@@ -600,13 +625,21 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       nvtab[r * ncp + c] = nv * g.Cg;
       padded[r * ncp + c] = pm;
     }
-  for (int cl = 0; cl < ncls; ++cl)
-    for (int o = 0; o < O; ++o) {
-      int32_t corr = 0;
-      for (uint64_t m = padded[cl]; m; m &= m - 1)
-        corr += tap_pop[(int64_t)o * g.taps + __builtin_ctzll(m)];
-      base[(int64_t)o * ncls + cl] = nvtab[cl] + 2 * corr;
+  // base[cl][o] = nvalid + 2 * (popcount of o's weights on the padded taps of class cl)
+  std::vector<int32_t> tpt;  // tap_pop transposed, [t][O]
+  for (int cl = 0; cl < ncls; ++cl) {
+    int32_t* row = base.data() + (int64_t)cl * O;
+    for (int o = 0; o < O; ++o) row[o] = nvtab[cl];
+    if (padded[cl] && tpt.empty()) {
+      tpt.resize((size_t)g.taps * O);
+      for (int o = 0; o < O; ++o)
+        for (int t = 0; t < g.taps; ++t) tpt[(int64_t)t * O + o] = tap_pop[(int64_t)o * g.taps + t];
     }
+    for (uint64_t m = padded[cl]; m; m &= m - 1) {
+      const int32_t* tp = tpt.data() + (int64_t)__builtin_ctzll(m) * O;
+      for (int o = 0; o < O; ++o) row[o] += 2 * tp[o];
+    }
+  }
 
   // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
   // shifted to bit ls (whole-word copies when Cg % 64 == 0)
@@ -632,10 +665,11 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   const int sched = chunks >= 4 * nthreads ? g.OB : 1;
 #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
   {
-    std::vector<uint64_t> Bt((int64_t)g.Kwords * CH);
-    std::vector<int64_t> pidx(CH);
-    std::vector<int32_t> cls(CH), cnt((int64_t)LANES * CH);
-    std::vector<uint32_t> nbits(CH);
+    uint64_t* const Bt = thread_buffer<uint64_t, 2>((size_t)g.Kwords * CH);
+    int64_t* const pidx = thread_buffer<int64_t, 3>(CH);
+    int32_t* const cls = thread_buffer<int32_t, 4>(CH);
+    int32_t* const cnt = thread_buffer<int32_t, 5>((size_t)LANES * CH);
+    uint32_t* const nbits = thread_buffer<uint32_t, 6>(CH);
     bool uniform = true;
     int64_t built = -1;
     // dynamic: on a shared machine a preempted thread does not hold up the others; OB items
@@ -653,15 +687,15 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
         uniform = true;
         int oh = (int)(p0 / OW), ow = (int)(p0 % OW);
         for (int pc = 0; pc < np; ++pc) {
-          const int cl = rid[oh] * ncp + cid[ow];
+          const int cl = (rid[oh] * ncp + cid[ow]) * O;  // row offset in base
           cls[pc] = cl;
           uniform = uniform && cl == cls[0];
           pidx[pc] = ((int64_t)oh * sh * Wp + (int64_t)ow * sw) * Cw;  // window's first pixel
           if (++ow == OW) ow = 0, ++oh;
         }
         for (const Piece& pz : pieces)
-          gather(Bt.data() + (int64_t)pz.k * CH, xg + toff[pz.t] + pz.sw, pidx.data(), np, pz.rs,
-                 pz.ls, pz.mask);
+          gather(Bt + (int64_t)pz.k * CH, xg + toff[pz.t] + pz.sw, pidx, np, pz.rs, pz.ls,
+                 pz.mask);
         built = chunk;
       }
       const uint64_t* wblk = wt + ((int64_t)grp * g.OB + ob) * g.Kwords * LANES;
@@ -678,15 +712,14 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
           if (rr) __builtin_prefetch(rr + pc, 0, 2);
         }
       }
-      tile(wblk, Bt.data(), CH, g.Kwords, npad, nl, cnt.data(), CH);
+      tile(wblk, Bt, CH, g.Kwords, npad, nl, cnt, CH);
       EpiArgs e;
-      e.cnt = cnt.data();
+      e.cnt = cnt;
       e.ldc = CH;
-      e.cls = uniform ? nullptr : cls.data();
+      e.cls = uniform ? nullptr : cls;
       e.cls0 = cls[0];
       e.np = np;
       e.base = base.data();
-      e.ncls = ncls;
       e.nl = nl;
       e.o0 = grp * g.Og + o0;
       e.scale = scale;
@@ -700,7 +733,7 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       e.out = out + at;
       e.res = fz.residual ? fz.residual + at : nullptr;
       e.ostride = OHW;
-      e.nbits = nbits.data();
+      e.nbits = nbits;
       epi(e);
       if (fz.next_packed) {  // block ob holds channels [32 ob, 32 ob + 32): 32-bit half ob
         for (int pc = 0; pc < np; ++pc) {
