@@ -139,39 +139,64 @@ def _step(conv: nn.Module, norm: nn.Module, act: nn.Module) -> Optional[_ConvSte
                      _f32(conv.in_beta), *post_norm_terms(norm), *acts)
 
 
-def _state_key(block: nn.Module, mods: Tuple[Optional[nn.Module], ...]) -> tuple:
-    """Identity and version of every module, parameter and buffer the fused steps read: a
-    cached plan is rebuilt when any of them is replaced or edited in place."""
-    key = [block.training]
-    for m in mods:
-        key.append(None if m is None else (id(m), m.training))
-        if m is not None:
-            for t in (*m._parameters.values(), *m._buffers.values()):
-                key.append(None if t is None else (id(t), t._version))
-    return tuple(key)
+def _child(block: nn.Module, name: str):
+    """``getattr(block, name)``, without ``nn.Module.__getattr__`` for submodules (it costs
+    ~2 us a call, a noticeable part of a small fused block)."""
+    mods = block._modules
+    return mods[name] if name in mods else getattr(block, name)
+
+
+class _BlockPlan:
+    """The fused steps of one block and what they were derived from (modules, and the identity
+    and version of every parameter and buffer they read), plus the kernel arguments per input
+    shape: a call then checks the state and makes one foreign call per conv."""
+
+    def __init__(self, mods: tuple, skip, parts) -> None:
+        self.mods, self.skip, self.parts = mods, skip, parts
+        self.slots = [(d, name, t, None if t is None else t._version)
+                      for m in mods[:6] for d in (m._parameters, m._buffers)
+                      for name, t in d.items()]
+        self.calls: dict = {}
+
+    def valid(self, block: nn.Module, attrs: Tuple[str, ...]) -> bool:
+        for a, m in zip(attrs[:7], self.mods):
+            if _child(block, a) is not m:
+                return False
+        if attrs[7] and getattr(block, attrs[7]) != self.skip:
+            return False
+        if self.mods[1].training or self.mods[4].training:  # the norms (exported convs keep
+            return False                                   # nn.Module's default flag)
+        for d, name, t, v in self.slots:
+            if d.get(name) is not t or (t is not None and t._version != v):
+                return False
+        return True
+
+
+def _plan(block: nn.Module) -> Optional[_BlockPlan]:
+    attrs = BASIC_BLOCKS.get(type(block))
+    if attrs is None or block.training:
+        return None
+    cached = block.__dict__.get('_basic_block_plan')
+    if cached is not None and cached.valid(block, attrs):
+        return cached
+    mods = tuple(_child(block, a) for a in attrs[:7])
+    skip = getattr(block, attrs[7]) if attrs[7] else None
+    parts = None
+    if not attrs[7] or skip == 'conv':
+        s1, s2 = _step(*mods[:3]), _step(*mods[3:6])
+        if s1 is not None and s2 is not None and \
+                s1.conv.out_channels == s2.conv.in_channels == s2.conv.out_channels:
+            parts = (s1, s2)
+    plan = _BlockPlan(mods, skip, parts)
+    block.__dict__['_basic_block_plan'] = plan
+    return plan
 
 
 def basic_block_parts(block: nn.Module) -> Optional[Tuple[_ConvStep, _ConvStep]]:
     """The two fused conv steps of a registered Bi-Real block that fits, else None (cached
-    on the block, keyed by the state it was derived from)."""
-    attrs = BASIC_BLOCKS.get(type(block))
-    if attrs is None or block.training:
-        return None
-    mods = tuple(getattr(block, a) for a in attrs[:6])
-    skip = attrs[7]
-    key = (_state_key(block, mods), id(getattr(block, attrs[6])),
-           getattr(block, skip) if skip else None)
-    cached = block.__dict__.get('_basic_block_plan')
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    parts = None
-    if not skip or getattr(block, skip) == 'conv':
-        s1, s2 = _step(*mods[:3]), _step(*mods[3:])
-        if s1 is not None and s2 is not None and \
-                s1.conv.out_channels == s2.conv.in_channels == s2.conv.out_channels:
-            parts = (s1, s2)
-    block.__dict__['_basic_block_plan'] = (key, parts)
-    return parts
+    on the block, rebuilt when a module, parameter or buffer it read changes)."""
+    plan = _plan(block)
+    return None if plan is None else plan.parts
 
 
 def _ptr(t: Optional[Tensor]) -> Optional[int]:
@@ -183,29 +208,44 @@ def _out_size(conv: PackedBinaryConv2d, h: int, w: int) -> Tuple[int, int]:
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
-def _run_step(lib, step: _ConvStep, x: Optional[Tensor], xbits: Optional[Tensor],
-              shape: Tuple[int, int, int, int], residual: Tensor,
-              next_norm: Optional[Tuple[Tensor, Tensor]], want_bits: bool,
-              threads: int) -> Tuple[Tensor, Optional[Tensor]]:
-    """One ``bnn_conv2d_chain`` call in the Bi-Real order; returns (float output, packed sign
-    bits of ``next_norm(output)`` or None)."""
+def _call_args(step: _ConvStep, shape: Tuple[int, int, int, int], packed_input: bool,
+               next_norm: Optional[Tuple[Tensor, Tensor]], threads: int) -> tuple:
+    """The constant parts of one ``bnn_conv2d_chain`` call: (args before the output pointer,
+    args between it and the packed input, args between that and the packed output, args
+    after the residual, output shape)."""
     conv = step.conv
     n, c, h, w = shape
     oh, ow = _out_size(conv, h, w)
     o = conv.out_channels
-    out = torch.empty(n, o, oh, ow)
-    bits = torch.zeros(n, oh, ow, (o + 63) // 64, dtype=torch.int64) if want_bits else None
-    ia, ib = (step.in_alpha, step.in_beta) if xbits is None else (None, None)
+    ia, ib = (None, None) if packed_input else (step.in_alpha, step.in_beta)
     na, nb = next_norm if next_norm is not None else (None, None)
     (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
-    rc = lib.bnn_conv2d_chain(
-        _ptr(x) if xbits is None else None, n, c, h, w, _ptr(step.wt), _ptr(step.tap_pop), o, 1,
-        kh, kw, sh, sw, ph, pw, 1, 1, conv.pad_value, _ptr(step.scale), _ptr(step.bias),
-        _ptr(out), oh, ow, threads, _isa(None), _ptr(ia), _ptr(ib), _ptr(xbits), o, 0,
-        _ptr(step.act_pos), _ptr(step.act_neg), _ptr(na), _ptr(nb), _ptr(bits), _ptr(residual),
-        _ptr(step.post_alpha), _ptr(step.post_beta), 1)
+    return ((n, c, h, w, _ptr(step.wt), _ptr(step.tap_pop), o, 1, kh, kw, sh, sw, ph, pw, 1, 1,
+             conv.pad_value, _ptr(step.scale), _ptr(step.bias)),
+            (oh, ow, threads, _isa(None), _ptr(ia), _ptr(ib)),
+            (o, 0, _ptr(step.act_pos), _ptr(step.act_neg), _ptr(na), _ptr(nb)),
+            (_ptr(step.post_alpha), _ptr(step.post_beta), 1), (n, o, oh, ow))
+
+
+def _run_step(lib, step: _ConvStep, x: Optional[Tensor], xbits: Optional[Tensor],
+              shape: Tuple[int, int, int, int], residual: Tensor,
+              next_norm: Optional[Tuple[Tensor, Tensor]], want_bits: bool, threads: int,
+              args: Optional[tuple] = None) -> Tuple[Tensor, Optional[Tensor]]:
+    """One ``bnn_conv2d_chain`` call in the Bi-Real order (``args``: its
+    :func:`_call_args`, computed when not given); returns (float output, packed sign bits of
+    ``next_norm(output)`` or None)."""
+    if args is None:
+        args = _call_args(step, shape, xbits is not None, next_norm, threads)
+    pre, mid, fuse, post, out_shape = args
+    n, o, oh, ow = out_shape
+    out = torch.empty(out_shape)
+    bits = torch.zeros(n, oh, ow, (o + 63) // 64, dtype=torch.int64) if want_bits else None
+    rc = lib.bnn_conv2d_chain(None if xbits is not None else x.data_ptr(), *pre,
+                              out.data_ptr(), *mid, _ptr(xbits), *fuse, _ptr(bits),
+                              residual.data_ptr(), *post)
     if rc != 0:
-        raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {conv}')
+        raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for '
+                         f'{step.conv}')
     return out, bits
 
 
@@ -220,27 +260,38 @@ def _fused(block: nn.Module, x: Tensor, xbits: Optional[Tensor] = None,
     ``next_step`` also the packed input bits of that step's conv. None when the block or the
     input does not fit."""
     from .build import load_library
-    parts = basic_block_parts(block)
-    if parts is None or x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu' or \
-            x.shape[1] != parts[0].conv.in_channels:
+    plan = _plan(block)
+    if plan is None or plan.parts is None or x.dim() != 4 or x.dtype != torch.float32 or \
+            x.device.type != 'cpu':
         return None
-    s1, s2 = parts
+    s1, s2 = plan.parts
+    if x.shape[1] != s1.conv.in_channels:
+        return None
+    threads = torch.get_num_threads()
+    nxt = _in_norm(next_step) if next_step is not None else None
+    key = (tuple(x.shape), threads, xbits is not None, next_step is not None,
+           None if nxt is None else (nxt[0].data_ptr(), nxt[1].data_ptr()))
+    calls = plan.calls.get(key)
+    if calls is None:
+        n, _, h, w = x.shape
+        oh, ow = _out_size(s1.conv, h, w)
+        if _out_size(s2.conv, oh, ow) != (oh, ow):
+            return None
+        mid_shape = (n, s1.conv.out_channels, oh, ow)
+        calls = plan.calls[key] = (
+            _call_args(s1, tuple(x.shape), xbits is not None, _in_norm(s2), threads),
+            _call_args(s2, mid_shape, True, nxt, threads), nxt)
     x = x.contiguous()
-    down = getattr(block, BASIC_BLOCKS.get(type(block))[6])
+    down = plan.mods[6]
     identity = x if down is None else down(x)
-    n, _, h, w = x.shape
-    oh, ow = _out_size(s1.conv, h, w)
-    o = s1.conv.out_channels
-    if tuple(identity.shape) != (n, o, oh, ow) or identity.dtype != torch.float32 or \
-            _out_size(s2.conv, oh, ow) != (oh, ow):
+    if identity.shape != calls[0][4] or identity.dtype != torch.float32:
         return None
     identity = identity.contiguous()
-    lib, threads = load_library(), torch.get_num_threads()
-    y, ybits = _run_step(lib, s1, x, xbits, tuple(x.shape), identity, _in_norm(s2), True,
-                         threads)
-    nxt = _in_norm(next_step) if next_step is not None else None
-    return _run_step(lib, s2, None, ybits, (n, o, oh, ow), y, nxt, next_step is not None,
-                     threads)
+    lib = load_library()
+    y, ybits = _run_step(lib, s1, x, xbits, tuple(x.shape), identity, None, True, threads,
+                         calls[0])
+    return _run_step(lib, s2, None, ybits, calls[0][4], y, nxt, next_step is not None,
+                     threads, calls[1])
 
 
 def fused_basic_block_forward(block: nn.Module, x: Tensor) -> Tensor:

@@ -172,7 +172,8 @@ def test_blocks_that_do_not_fit_keep_their_forward():
 
 
 def test_plan_follows_edited_statistics():
-    """The cached call plan is rebuilt when a norm's statistics change in place."""
+    """The cached call plan is rebuilt when a norm's statistics change in place, a buffer is
+    replaced, or a module is replaced."""
     block = random_block(random.Random(2))
     packed = export_binary(block, chain=False)
     x = torch.randn(1, block.conv1.in_channels, 8, 8)
@@ -183,6 +184,12 @@ def test_plan_follows_edited_statistics():
     assert bbc.basic_block_parts(packed) is not first
     with torch.no_grad():
         assert torch.equal(bbc._fused(packed, x)[0], block(x))
+        var = torch.rand_like(block.bn1.running_var) + 0.5
+        block.bn1.running_var = var  # a replaced buffer (not edited in place)
+        packed.bn1.running_var = var.clone()
+        assert torch.equal(bbc._fused(packed, x)[0], block(x))
+    packed.act2 = nn.ReLU()  # a replaced module that does not fit
+    assert bbc.basic_block_parts(packed) is None and bbc._fused(packed, x) is None
 
 
 def test_stage_passes_sign_bits_between_blocks(monkeypatch):
