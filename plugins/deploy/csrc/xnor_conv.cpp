@@ -254,6 +254,27 @@ __attribute__((target("avx512f"))) void pack_rows_avx512(const float* x, const G
 using PackRows = void (*)(const float*, const Geometry&, int, int, int, int, uint64_t*, int64_t,
                           uint64_t*, const float*, const float*);
 
+// base[cl][o] = nvalid[cl] + 2 * (popcount of o's weights on the padded taps of class cl)
+// (a function of its own: inside conv_impl, whose variables OpenMP shares by address, the
+// loops would reload O after every store instead of vectorising)
+void padding_base(int32_t* __restrict base, const int32_t* __restrict tap_pop,
+                  const int32_t* nvtab, const uint64_t* padded, int ncls, int O, int taps) {
+  std::vector<int32_t> tpt;  // tap_pop transposed, [t][O]
+  for (int cl = 0; cl < ncls; ++cl) {
+    int32_t* __restrict row = base + (int64_t)cl * O;
+    for (int o = 0; o < O; ++o) row[o] = nvtab[cl];
+    if (padded[cl] && tpt.empty()) {
+      tpt.resize((size_t)taps * O);
+      for (int o = 0; o < O; ++o)
+        for (int t = 0; t < taps; ++t) tpt[(int64_t)t * O + o] = tap_pop[(int64_t)o * taps + t];
+    }
+    for (uint64_t m = padded[cl]; m; m &= m - 1) {
+      const int32_t* __restrict tp = tpt.data() + (int64_t)__builtin_ctzll(m) * O;
+      for (int o = 0; o < O; ++o) row[o] += 2 * tp[o];
+    }
+  }
+}
+
 // A buffer of this thread that only grows (OpenMP keeps its worker threads, so a call does
 // not allocate, fault in and free its buffers again).
 template <class T, int ID>
@@ -625,21 +646,7 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       nvtab[r * ncp + c] = nv * g.Cg;
       padded[r * ncp + c] = pm;
     }
-  // base[cl][o] = nvalid + 2 * (popcount of o's weights on the padded taps of class cl)
-  std::vector<int32_t> tpt;  // tap_pop transposed, [t][O]
-  for (int cl = 0; cl < ncls; ++cl) {
-    int32_t* row = base.data() + (int64_t)cl * O;
-    for (int o = 0; o < O; ++o) row[o] = nvtab[cl];
-    if (padded[cl] && tpt.empty()) {
-      tpt.resize((size_t)g.taps * O);
-      for (int o = 0; o < O; ++o)
-        for (int t = 0; t < g.taps; ++t) tpt[(int64_t)t * O + o] = tap_pop[(int64_t)o * g.taps + t];
-    }
-    for (uint64_t m = padded[cl]; m; m &= m - 1) {
-      const int32_t* tp = tpt.data() + (int64_t)__builtin_ctzll(m) * O;
-      for (int o = 0; o < O; ++o) row[o] += 2 * tp[o];
-    }
-  }
+  padding_base(base.data(), tap_pop, nvtab.data(), padded.data(), ncls, O, g.taps);
 
   // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
   // shifted to bit ls (whole-word copies when Cg % 64 == 0)
