@@ -16,14 +16,20 @@ Across blocks (:func:`chain_basic_layers`): in an ``nn.Sequential`` of such bloc
 stage) the second call of block ``k`` also packs the sign bits of its output, which block
 ``k + 1``'s first conv reads instead of packing the float tensor again (the float output is
 still written: it is the next block's identity or the input of its downsample shortcut).
+Measured no faster than block by block (packing a float input is a small part of a call), so
+``export_binary`` uses :func:`chain_basic_blocks`.
 
 The BatchNorm after a conv is applied as torch's CPU kernel computes it (read in
 ``aten/src/ATen/native/cpu/batch_norm_kernel.cpp`` and checked bit for bit in the tests):
-``alpha = weight * (1 / sqrt(running_var + eps))`` and ``beta = bias - mean * alpha``, then
-``x * alpha + beta``, where the vectorised (AVX2/AVX-512) build of torch contracts both
-``bias - mean * alpha`` and ``x * alpha + beta`` into fused multiply-adds (one rounding each).
-:func:`post_norm_terms` returns that ``beta`` (an exactly rounded FMA, computed in float64 with
-round-to-odd).
+``alpha = weight * (1 / sqrt(running_var + eps))`` (scalar C++: a correctly rounded float32
+square root, which ``torch.sqrt``'s vectorised loop is not in ~0.5 % of the values) and
+``beta = bias - mean * alpha``, then ``x * alpha + beta``, where the vectorised (AVX2/AVX-512)
+build of torch contracts both ``bias - mean * alpha`` and ``x * alpha + beta`` into fused
+multiply-adds (one rounding each). :func:`post_norm_terms` returns that ``alpha`` and ``beta``
+(the FMA exactly rounded, in float64 with round-to-odd); the kernel rounds ``v * alpha +
+beta`` once (``fmaf``). :func:`kernel_rounds_like_torch` checks the whole epilogue against
+torch once per process; without a match (another build of torch or of the kernel) no block is
+fused.
 
 Blocks declare the pattern through :func:`register_basic_block`. A block whose parts do not
 fit keeps its own forward: spatial scales, ``act_scale``, grouped or dilated convs, a norm that
