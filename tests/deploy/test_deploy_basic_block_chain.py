@@ -167,6 +167,8 @@ def test_blocks_that_do_not_fit_keep_their_forward():
                      skip='conv').eval()
     chw(torch.randn(1, 16, 6, 6))  # resolves the spatial scale
     assert bbc.basic_block_parts(export_binary(chw, chain=False)) is None
+    k = BasicBlock(16, 16, conv_cfg=dict(BINARY, act_scale=True), act_cfg=None, skip='conv')
+    assert bbc.basic_block_parts(export_binary(k.eval(), chain=False)) is None  # reads |x|
     packed = export_binary(block, chain=False)
     assert bbc._fused(packed, x.double()) is None  # float64 input: the block's own forward
 
