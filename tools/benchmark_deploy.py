@@ -138,14 +138,15 @@ def resnet(binary: bool) -> nn.Module:
 
 
 def is_chained(m: nn.Module) -> bool:
-    """A block that runs as a packed chain (plugins/deploy/chain.py)."""
+    """A block that runs fused (plugins/deploy/chain.py, basic_block_chain.py)."""
     return 'forward' in m.__dict__
 
 
 def layer_kind(m: nn.Module) -> str:
     """The profile row of a leaf module."""
     if is_chained(m):
-        return 'packed chain (HPM block: binary convs, concatenation, residual)'
+        return (f'fused {type(m).__name__} (binary convs, norms, activations, residual'
+                f'{", concatenation" if type(m).__name__ == "HPMBlock" else ""})')
     if isinstance(m, PackedBinaryConv2d):
         return 'packed binary conv'
     if isinstance(m, (nn.Conv2d, nn.Linear)):

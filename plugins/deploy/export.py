@@ -24,7 +24,8 @@ from .packed_conv import PackedBinaryConv2d
 from .packed_linear import PackedBinaryLinear
 
 __all__ = [
-    'export_binary', 'ExportReport', 'PackedWithPostAct', 'is_binary_conv', 'is_binary_linear'
+    'export_binary', 'ExportReport', 'PackedWithPostAct', 'fuse_for_inference', 'is_binary_conv',
+    'is_binary_linear'
 ]
 
 
@@ -222,10 +223,23 @@ def export_binary(model: nn.Module,
         from .fold_norm import fold_input_norms
         report.folded_norms += fold_input_norms(out)
     if chain and backend == 'kernel':
-        from .basic_block_chain import chain_basic_blocks
-        from .chain import chain_blocks
-        from .pooling import fast_pooling
-        report.chained += chain_blocks(out)
-        report.chained += chain_basic_blocks(out)
-        fast_pooling(out)
+        report.chained += fuse_for_inference(out)
     return out
+
+
+def fuse_for_inference(model: nn.Module) -> List[str]:
+    """The run-time passes of an exported ``model``, in place: registered HPM blocks as packed
+    chains (:mod:`plugins.deploy.chain`), registered Bi-Real blocks as fused kernel calls
+    (:mod:`plugins.deploy.basic_block_chain`) and max/average pooling without layout copies
+    (:mod:`plugins.deploy.pooling`). They replace forwards only: the same values, no parameter
+    or buffer changes, so :func:`load_packed` runs them again after loading.
+
+    Returns:
+        the names of the fused blocks.
+    """
+    from .basic_block_chain import chain_basic_blocks
+    from .chain import chain_blocks
+    from .pooling import fast_pooling
+    names = chain_blocks(model) + chain_basic_blocks(model)
+    fast_pooling(model)
+    return names

@@ -369,10 +369,8 @@ def _load_safetensors(path, header: dict, body: bytes, model: Optional[nn.Module
     except RuntimeError as e:
         raise PackedFileError(f'{path}: the tensors do not fit the model rebuilt from the '
                               f'layer table: {str(e)[:400]}') from e
-    from .chain import chain_blocks
-    from .pooling import fast_pooling
-    chain_blocks(rebuilt)  # runtime only: the same values, no state of their own
-    fast_pooling(rebuilt)
+    from .export import fuse_for_inference
+    fuse_for_inference(rebuilt)  # run time only: the same values, no state of their own
     return rebuilt
 
 

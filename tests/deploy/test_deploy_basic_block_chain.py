@@ -243,6 +243,23 @@ def test_exported_binary_resnet18_fused_is_bit_identical():
         assert torch.equal(fused(x), ref)
 
 
+def test_loaded_packed_resnet18_runs_its_bi_real_blocks_fused(tmp_path):
+    import timm
+    from plugins.deploy import load_packed, save_packed
+    from plugins.deploy.basic_block_chain import BASIC_BLOCKS
+    torch.manual_seed(8)
+    make = lambda: timm.create_model('binary_resnet18_channel', num_classes=10)  # noqa: E731
+    model = trained_like(make(), 9)
+    save_packed(export_binary(model), tmp_path / 'r18.bnn')
+    loaded = load_packed(tmp_path / 'r18.bnn', model=make())
+    fused = [n for n, m in loaded.named_modules()
+             if type(m) in BASIC_BLOCKS and 'forward' in m.__dict__]
+    assert fused == [f'layer{i}.{j}' for i in range(1, 5) for j in range(2)]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
 def awkward(shape, seed):
     """Values with many ties, signed zeros, infinities and a few NaNs."""
     g = torch.Generator().manual_seed(seed)
