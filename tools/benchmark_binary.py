@@ -3,7 +3,8 @@
 shape against the float ``nn.Conv2d`` of the same shape, measured interleaved in one run.
 
 For each shape (channels, size, batch) every variant is timed once per round, in a shuffled
-order, for ``--rounds`` rounds after ``--warmup`` rounds; the table gives the median time and
+order with a float step before, between and after them, for ``--rounds`` rounds after
+``--warmup`` rounds; the table gives the median time and
 the ratio of medians to the float conv. ``naive`` is the common straight-through formulation
 (``x.clamp(-1, 1) + (x.sign() - x.clamp(-1, 1)).detach()`` for inputs and weights, and an
 output multiply), for reference.
@@ -12,9 +13,11 @@ output multiply), for reference.
     python tools/benchmark_binary.py --quick    # small shapes, few rounds (a smoke run)
     python tools/benchmark_binary.py --threads 1 --clock thread   # on a shared machine
 
-Each round prints a progress line to stderr. ``paired`` is the median of the per-round ratios
-(robust to a load change between rounds); the ``*_unfused`` variants (not run by default) are
-the two-node sign-then-conv form that ``BinaryConv2d`` used before the fused sign + conv.
+Each round prints a progress line to stderr. ``paired`` is the median over rounds of the ratio
+of a variant's step to the mean of the two float steps run just before and after it (robust to
+a load change between rounds), with its quartiles as the spread; the ``*_unfused`` variants
+(not run by default) are the two-node sign-then-conv form that ``BinaryConv2d`` used before
+the fused sign + conv.
 """
 from __future__ import annotations
 
@@ -90,30 +93,51 @@ def step(layer: nn.Module, x: torch.Tensor, g: torch.Tensor) -> float:
     return dt
 
 
+def _quartiles(values):
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return q[0], q[2]
+
+
 def bench(c: int, size: int, batch: int, rounds: int, warmup: int, variants, seed: int = 0):
+    """Times per variant and per-round ratios to the float conv.
+
+    Each round runs the binary variants in a shuffled order with a float step before, between
+    and after them (``F v1 F v2 ... F``); a variant's round ratio is its time over the mean of
+    the two float steps that bracket it, so a load change between rounds (or within one)
+    cancels out as far as it can.
+    """
     torch.manual_seed(seed)
     layers = {v: build(v, c, size) for v in variants}
     x = torch.randn(batch, c, size, size, requires_grad=True)
     g = torch.randn(batch, c, size, size)
     times = {v: [] for v in variants}
+    ratios = {v: [] for v in variants}
     rng = random.Random(seed)
     start = time.perf_counter()
+    others = [v for v in variants if v != 'float']
     for r in range(warmup + rounds):
-        order = list(variants)
+        order = list(others)
         rng.shuffle(order)
+        before = step(layers['float'], x, g)
+        floats = [before]
         for v in order:
             dt = step(layers[v], x, g)
+            after = step(layers['float'], x, g)
+            floats.append(after)
             if r >= warmup:
                 times[v].append(dt)
+                ratios[v].append(dt / (0.5 * (before + after)))
+            before = after
+        if r >= warmup:
+            times['float'].extend(floats)
+            ratios['float'].append(1.0)
         label = f'warm-up {r + 1}/{warmup}' if r < warmup else f'round {r - warmup + 1}/{rounds}'
         print(f'  [{c} ch {size}x{size} b{batch}] {label} done, '
               f'{time.perf_counter() - start:.0f} s', file=sys.stderr, flush=True)
     med = {v: statistics.median(ts) for v, ts in times.items()}
-    # the median over rounds of each round's ratio to that round's float time: a load change
-    # between rounds cancels out
-    paired = {v: statistics.median(t / f for t, f in zip(ts, times['float']))
-              for v, ts in times.items()}
-    return med, paired
+    paired = {v: statistics.median(rs) for v, rs in ratios.items()}
+    spread = {v: _quartiles(rs) for v, rs in ratios.items()}
+    return med, paired, spread
 
 
 def main(argv=None):
@@ -143,16 +167,19 @@ def main(argv=None):
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, '
           f'{rounds} rounds (+{args.warmup} warm-up), interleaved; load average {load}; '
-          f'ratio = median / median(float); paired = median over rounds of the round\'s ratio')
+          f'ratio = median / median(float); paired = median over rounds of the ratio to the '
+          f'mean of the two float steps around the variant, with its quartiles')
     results = {}
     for c, size, batch in shapes:
-        med, paired = bench(c, size, batch, rounds, args.warmup, args.variants)
+        med, paired, spread = bench(c, size, batch, rounds, args.warmup, args.variants)
         results[(c, size, batch)] = med
         print(f'\n3x3 conv, {c} channels, {size}x{size}, batch {batch} (forward + backward)')
-        print(f'| variant | median ms | ratio to float | paired ratio |\n|---|---:|---:|---:|')
+        print('| variant | median ms | ratio of medians | paired ratio | paired quartiles |\n'
+              '|---|---:|---:|---:|---:|')
         for v in args.variants:
+            lo, hi = spread[v]
             print(f'| {v} | {med[v] * 1e3:.1f} | {med[v] / med["float"]:.3f} | '
-                  f'{paired[v]:.3f} |')
+                  f'{paired[v]:.3f} | {lo:.3f}-{hi:.3f} |')
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f'\nload average at the end: {load}')
     return results
