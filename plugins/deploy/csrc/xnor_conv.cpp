@@ -295,8 +295,13 @@ T* thread_buffer(size_t n) {
 struct EpiArgs {
   const int32_t* cnt;     // [32][ldc] popcounts
   int ldc;
-  const int32_t* cls;     // [np] window class of each position (as cl * O), or null: all cls0
-  int cls0, np;
+  const int32_t* cls;     // [np] the window class of every position (offset cl * O in base),
+                          // or null: class cls0 but for the nfix positions fixpos
+  int cls0, np;           // the chunk's main window class (as an offset cl * O in base)
+  const int32_t* fixpos;  // [nfix] positions of other classes (borders) and their classes
+  const int32_t* fixcls;
+  int nfix;
+  uint32_t* fixbits;      // [nfix] scratch
   const int32_t* base;    // [ncls][O] Cg * counted taps + 2 * popcount of the padded taps'
                           // weights: conv = base - 2 * count
   int nl, o0;             // channels in the block, global index of lane 0
@@ -317,9 +322,11 @@ template <int F>
 __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
   constexpr bool POST = F & F_POST, RES = F & F_RES, NEXT = F & F_NEXT, ORD1 = F & F_ORD1;
   constexpr int ACT = F / F_ACT;  // 1: v > 0 ? v : v * neg (PReLU); 2: v > 0 ? v * pos : v * neg
-  const int np = e.np;
-  if (NEXT)
+  const int np = e.np, nfix = e.cls ? 0 : e.nfix;
+  if (NEXT) {
     for (int p = 0; p < np; ++p) e.nbits[p] = 0;
+    for (int j = 0; j < nfix; ++j) e.fixbits[j] = 0;
+  }
   alignas(64) int32_t iv[CHMAX];
   for (int l = 0; l < e.nl; ++l) {
     const int o = e.o0 + l;
@@ -327,12 +334,7 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
     // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their weights
     // again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count, exact integers)
     const int32_t* bo = e.base + o;
-    if (e.cls) {
-      for (int p = 0; p < np; ++p) iv[p] = bo[e.cls[p]] - 2 * c[p];
-    } else {
-      const int32_t b0 = bo[e.cls0];
-      for (int p = 0; p < np; ++p) iv[p] = b0 - 2 * c[p];
-    }
+    const int32_t b0 = bo[e.cls0];
     // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
     const float sc = e.scale ? e.scale[o] : 1.f, bs = e.bias ? e.bias[o] : -0.f;
     const float pa = POST ? e.post_alpha[o] : 1.f, pb = POST ? e.post_beta[o] : 0.f;
@@ -343,9 +345,9 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
     const float nb = NEXT && e.next_beta ? e.next_beta[o] : -0.f;
     float* dst = e.out + (int64_t)l * e.ostride;
     const float* r = RES ? e.res + (int64_t)l * e.ostride : nullptr;
-    uint32_t* nbits = e.nbits;
-    for (int p = 0; p < np; ++p) {
-      float v = static_cast<float>(iv[p]) * sc + bs;
+    // the value of one output from its integer convolution, and the next layer's bit
+    auto value = [&](int32_t conv, int p, uint32_t& bit) -> float {
+      float v = static_cast<float>(conv) * sc + bs;
       // torch's eval BatchNorm (vectorised CPU kernel) computes x * alpha + beta as a fused
       // multiply-add, one rounding: so does the post-conv BatchNorm here (fmaf is exact
       // everywhere; the AVX2/AVX-512 wrappers compile it to one vfmadd instruction)
@@ -362,12 +364,35 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
         const float u = v * na + nb;  // the next layer's folded BatchNorm
         uint32_t bitsv;
         std::memcpy(&bitsv, &u, 4);
-        nbits[p] |= ((bitsv >> 31) ^ 1u) << l;  // 1 = +1
+        bit = (bitsv >> 31) ^ 1u;  // 1 = +1
       }
       if (RES && !ORD1) v = v + r[p];
-      dst[p] = v;
+      return v;
+    };
+    uint32_t* nbits = e.nbits;
+    if (e.cls) {  // many borders (small images): each position's own class
+      for (int p = 0; p < np; ++p) iv[p] = bo[e.cls[p]] - 2 * c[p];  // (two loops vectorise)
+      for (int p = 0; p < np; ++p) {
+        uint32_t bit = 0;
+        dst[p] = value(iv[p], p, bit);
+        if (NEXT) nbits[p] |= bit << l;
+      }
+      continue;
+    }
+    for (int p = 0; p < np; ++p) {  // every position as if of the chunk's main class
+      uint32_t bit = 0;
+      dst[p] = value(b0 - 2 * c[p], p, bit);
+      if (NEXT) nbits[p] |= bit << l;
+    }
+    for (int j = 0; j < nfix; ++j) {  // positions of other classes (borders): recomputed
+      const int p = e.fixpos[j];
+      uint32_t bit = 0;
+      dst[p] = value(bo[e.fixcls[j]] - 2 * c[p], p, bit);
+      if (NEXT) e.fixbits[j] |= bit << l;
     }
   }
+  if (NEXT)
+    for (int j = 0; j < nfix; ++j) e.nbits[e.fixpos[j]] = e.fixbits[j];
 }
 
 using Epi = void (*)(const EpiArgs&);
@@ -674,10 +699,13 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   {
     uint64_t* const Bt = thread_buffer<uint64_t, 2>((size_t)g.Kwords * CH);
     int64_t* const pidx = thread_buffer<int64_t, 3>(CH);
-    int32_t* const cls = thread_buffer<int32_t, 4>(CH);
+    int32_t* const fixpos = thread_buffer<int32_t, 4>(3 * CH);
+    int32_t* const fixcls = fixpos + CH;
+    int32_t* const cls = fixpos + 2 * CH;
+    uint32_t* const fixbits = thread_buffer<uint32_t, 7>(CH);
+    int cls0 = 0, nfix = 0;
     int32_t* const cnt = thread_buffer<int32_t, 5>((size_t)LANES * CH);
     uint32_t* const nbits = thread_buffer<uint32_t, 6>(CH);
-    bool uniform = true;
     int64_t built = -1;
     // dynamic: on a shared machine a preempted thread does not hold up the others; OB items
     // share one chunk's window gather unless chunks are few
@@ -691,15 +719,23 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       const int np = (int)std::min<int64_t>(CH, OHW - p0), npad = (np + 7) / 8 * 8;
       if (chunk != built) {
         const uint64_t* xg = xpd + (int64_t)(n * G + grp) * plane;
-        uniform = true;
+        // the main class: a position without padded taps if there is one, else the first
         int oh = (int)(p0 / OW), ow = (int)(p0 % OW);
+        cls0 = -1;
+        nfix = 0;
         for (int pc = 0; pc < np; ++pc) {
-          const int cl = (rid[oh] * ncp + cid[ow]) * O;  // row offset in base
-          cls[pc] = cl;
-          uniform = uniform && cl == cls[0];
+          const int cl = rid[oh] * ncp + cid[ow];
+          if (cls0 < 0 && !padded[cl]) cls0 = cl;
+          cls[pc] = cl * O;  // row offset in base
           pidx[pc] = ((int64_t)oh * sh * Wp + (int64_t)ow * sw) * Cw;  // window's first pixel
           if (++ow == OW) ow = 0, ++oh;
         }
+        cls0 = cls0 < 0 ? cls[0] : cls0 * O;
+        for (int pc = 0; pc < np; ++pc)
+          if (cls[pc] != cls0) {
+            fixpos[nfix] = pc;
+            fixcls[nfix++] = cls[pc];
+          }
         for (const Piece& pz : pieces)
           gather(Bt + (int64_t)pz.k * CH, xg + toff[pz.t] + pz.sw, pidx, np, pz.rs, pz.ls,
                  pz.mask);
@@ -723,9 +759,15 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       EpiArgs e;
       e.cnt = cnt;
       e.ldc = CH;
-      e.cls = uniform ? nullptr : cls;
-      e.cls0 = cls[0];
+      // few positions of other classes: a vector pass with the main class, then those
+      // recomputed; else (many borders, small images) a per-position class lookup
+      e.cls = 8 * nfix > np ? cls : nullptr;
+      e.cls0 = cls0;
       e.np = np;
+      e.fixpos = fixpos;
+      e.fixcls = fixcls;
+      e.nfix = nfix;
+      e.fixbits = fixbits;
       e.base = base.data();
       e.nl = nl;
       e.o0 = grp * g.Og + o0;
