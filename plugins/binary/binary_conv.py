@@ -333,8 +333,35 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
                                      self.dilation, self.groups)
         return self._conv_forward(xq, wq, bias)
 
+    def _out_size(self, x: Tensor) -> Tuple[int, int]:
+        """(H_out, W_out) of this layer's convolution of ``x`` (N, C, H, W)."""
+        if self.padding == 'same':
+            return tuple(x.shape[-2:])
+        padding = (0, 0) if self.padding == 'valid' else self.padding
+        return tuple((x.shape[i - 2] + 2 * padding[i] - self.dilation[i] *
+                      (self.kernel_size[i] - 1) - 1) // self.stride[i] + 1 for i in range(2))
+
+    def _scale_factors(self, w: Tensor, out_size: Tuple[int, int]
+                       ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """The training output scale as ``(channel (O, ), spatial)`` (see
+        :meth:`LearnedScale.factors`): the channel factor is folded into the weights, only the
+        spatial one multiplies the output."""
+        if isinstance(self.scaling, LearnedScale) and self.binary_mix >= 1.0:
+            return self.scaling.factors(w, out_size)
+        s = self._scale(w, out_size)
+        if s is None:
+            return None, None
+        if s.shape[1:] == (1, 1):
+            return s.view(-1), None
+        return None, s
+
     def forward(self, x: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N, O, H_out, W_out); see the module docstring for the order."""
+        """(N, C, H, W) -> (N, O, H_out, W_out); see the module docstring for the order.
+
+        Training folds the per-channel factor of the scale (``xnor``, ``channel``, and the
+        ``alpha`` of ``rank1``/``channel_spatial``) into the weights and multiplies the output
+        by the spatial factor only (:meth:`_scale_factors`); eval multiplies the exact integer
+        convolution by the whole scale (:meth:`_eval_forward`)."""
         if not self.training:
             xq = self._mix(self.act_quantizer, x)
             w = self.real_weight()
@@ -343,26 +370,24 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
         xq = None if ste is not None else self._mix(self.act_quantizer, x)
         w = self.real_weight()
         wq = self._mix(self.weight_quantizer, w)
-        per_channel = isinstance(self.scaling, (XNORScale, NoScale)) or (
-            isinstance(self.scaling, LearnedScale) and self.scaling.shape == 'channel') or (
-                isinstance(self.scaling, FixedScale) and self.scaling.scale.shape[1:] == (1, 1))
-        if per_channel and not self.act_scale:
-            s = self._scale(w, None)
-            if s is not None:
-                wq = wq * s.view(-1, 1, 1, 1)
-            y = self._binary_conv(x, xq, ste, wq, self.bias)
-        else:
+        if self.act_scale:
             y = self._binary_conv(x, xq, ste, wq, None)
             s = self._scale(w, tuple(y.shape[-2:]))
-            if self.act_scale:
-                if s is not None:
-                    y = y * s
-                y = y * activation_factor(x, self.kernel_size, self.stride,
-                                          self.padding, self.dilation)
-                if self.bias is not None:
-                    y = y + self.bias.view(1, -1, 1, 1)
+            if s is not None:
+                y = y * s
+            y = y * activation_factor(x, self.kernel_size, self.stride, self.padding,
+                                      self.dilation)
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, 1, 1)
+        else:
+            channel, spatial = self._scale_factors(w, self._out_size(x))
+            if channel is not None:
+                wq = wq * channel.view(-1, 1, 1, 1)
+            if spatial is None:
+                y = self._binary_conv(x, xq, ste, wq, self.bias)
             else:
-                y = _ScaleOutput.apply(y, s, self.bias)  # one pass: b + y * s
+                y = self._binary_conv(x, xq, ste, wq, None)
+                y = _ScaleOutput.apply(y, spatial, self.bias)  # one pass: b + y * s
         if self.post_act is not None:
             y = self.post_act(y)
         return y

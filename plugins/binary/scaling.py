@@ -210,15 +210,8 @@ class LearnedScale(nn.Module):
             self._alpha_fill(xnor_weight_factor(weight.detach()))
             self.pending_xnor_init = self.shape == 'chw' and self.out_size is None
 
-    def forward(self, weight: Tensor, out_size: Optional[Tuple[int, int]] = None) -> Tensor:
-        """Returns the output scale: (O, 1, 1), (O, H_out, W_out), or (O, ) for linear.
-
-        Args:
-            weight: the real weight (used once, by ``init='xnor'`` of lazily resolved shapes).
-            out_size: (H_out, W_out) of the current output.
-        """
-        if self.shape == 'channel':
-            return self.alpha.view((-1, ) + (1, ) * self.spatial)
+    def _check_size(self, weight: Tensor, out_size: Optional[Tuple[int, int]]) -> None:
+        """Resolve the spatial factors on the first call, then check ``out_size`` against them."""
         if out_size is None:
             if self.out_size is None:
                 raise ValueError(f"scale_shape {self.shape!r} needs the output size; pass "
@@ -235,11 +228,38 @@ class LearnedScale(nn.Module):
                 f'(H_out, W_out) but this input gives {out_size}; the learned {self.shape} '
                 f"factors cannot follow a change of input size. Use scale_shape='channel' or "
                 f'feed inputs of the size the layer was built for.')
+
+    def forward(self, weight: Tensor, out_size: Optional[Tuple[int, int]] = None) -> Tensor:
+        """Returns the output scale: (O, 1, 1), (O, H_out, W_out), or (O, ) for linear.
+
+        Args:
+            weight: the real weight (used once, by ``init='xnor'`` of lazily resolved shapes).
+            out_size: (H_out, W_out) of the current output.
+        """
+        if self.shape == 'channel':
+            return self.alpha.view((-1, ) + (1, ) * self.spatial)
+        self._check_size(weight, out_size)
         if self.shape == 'chw':
             return self.gamma
         if self.shape == 'channel_spatial':
             return self.alpha.view(-1, 1, 1) * self.beta.unsqueeze(0)
         return self.alpha.view(-1, 1, 1) * self.beta.view(1, -1, 1) * self.gamma.view(1, 1, -1)
+
+    def factors(self, weight: Tensor, out_size: Optional[Tuple[int, int]] = None
+                ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """The output scale as ``(channel, spatial)`` with ``s = channel.view(-1, 1, 1) *
+        spatial`` (``None`` for a missing factor), without building the (O, H_out, W_out)
+        product: ``channel`` (O, ) is ``alpha``; ``spatial`` is ``gamma`` (O, H_out, W_out)
+        for ``chw``, ``beta`` (H_out, W_out) for ``channel_spatial``, ``beta (x) gamma``
+        (H_out, W_out) for ``rank1``. Same arguments and checks as :meth:`forward`."""
+        if self.shape == 'channel':
+            return self.alpha, None
+        self._check_size(weight, out_size)
+        if self.shape == 'chw':
+            return None, self.gamma
+        if self.shape == 'channel_spatial':
+            return self.alpha, self.beta
+        return self.alpha, self.beta.view(-1, 1) * self.gamma.view(1, -1)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # a checkpoint of a resolved layer resolves an unresolved one (and fixes its size)

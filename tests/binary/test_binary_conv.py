@@ -140,3 +140,14 @@ def test_spatial_scale_backward_matches_autograd_of_the_formula():
     b = torch.randn(2, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, s, b))
     assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, s, None))
+
+
+@pytest.mark.parametrize('options', [
+    dict(kernel_size=3, padding=1), dict(kernel_size=3, stride=2, padding=2, dilation=2),
+    dict(kernel_size=(3, 1), stride=(2, 1), padding=(0, 3)), dict(kernel_size=3, padding='same'),
+    dict(kernel_size=3, padding='valid'), dict(kernel_size=3, padding=1, padding_mode='reflect')])
+def test_out_size_before_the_conv_is_the_conv_output_size(options):
+    layer = BinaryConv2d(2, 3, **options)
+    for size in [(7, 9), (8, 8), (5, 6)]:
+        x = torch.randn(1, 2, *size)
+        assert layer._out_size(x) == tuple(torch.nn.Conv2d(2, 3, **options)(x).shape[-2:])

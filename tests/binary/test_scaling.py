@@ -102,3 +102,38 @@ def test_channel_spatial_in_a_binary_conv_lazy_and_checkpoint():
                          bias=False)
     fresh.load_state_dict(layer.state_dict())
     assert torch.allclose(fresh(x), y, atol=1e-6)
+
+
+@pytest.mark.parametrize('shape', ['channel', 'chw', 'rank1', 'channel_spatial'])
+def test_factors_multiply_to_the_scale_and_check_the_size(shape):
+    s = LearnedScale(3, shape)
+    w = torch.randn(3, 2, 3, 3)
+    if shape != 'channel':  # lazily resolved by factors() as by forward()
+        with pytest.raises(ValueError, match='needs the output size'):
+            s.factors(w)
+    channel, spatial = s.factors(w, (4, 5))
+    with torch.no_grad():
+        for p in s.parameters():
+            p.uniform_(-2.0, 2.0)
+    channel, spatial = s.factors(w, (4, 5))
+    full = s(w, (4, 5))
+    # written out entry by entry from the parameters (an independent computation)
+    p = {n: t.tolist() for n, t in s.named_parameters()}
+    expected = torch.tensor([[[{'channel': lambda: p['alpha'][o],
+                                'chw': lambda: p['gamma'][o][i][j],
+                                'rank1': lambda: p['alpha'][o] * p['beta'][i] * p['gamma'][j],
+                                'channel_spatial': lambda: p['alpha'][o] * p['beta'][i][j]}
+                               [shape]() for j in range(5)] for i in range(4)] for o in range(3)])
+    product = torch.ones(3, 1, 1) if channel is None else channel.view(-1, 1, 1)
+    if spatial is not None:
+        product = product * spatial
+        assert spatial.shape in ((3, 4, 5), (4, 5))
+    assert torch.allclose(product.expand(3, 4, 5), expected, rtol=1e-6, atol=0)
+    assert torch.allclose(full.expand(3, 4, 5), expected, rtol=1e-6, atol=0)
+    if shape == 'chw':
+        assert channel is None and spatial is s.gamma
+    else:
+        assert channel is s.alpha  # a parameter: folded into the weights, gradient flows
+    if shape != 'channel':
+        with pytest.raises(ValueError, match='resolved for output size'):
+            s.factors(w, (5, 5))
