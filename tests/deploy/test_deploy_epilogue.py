@@ -168,10 +168,13 @@ def test_chain_epilogue_matches_torch(seed, lib):
     run_case(lib, case, runs, torch.Generator().manual_seed(seed))
 
 
-def test_chain_epilogue_large_spatial(lib):
-    """More positions than one chunk of the kernel (several chunks, mixed border classes)."""
-    case = dict(n=1, cin=72, cout=100, k=3, s=1, p=1, pad_mode=0, h=19, w=23, order=1,
+@pytest.mark.parametrize('h,w,cin,cout,order', [(19, 23, 72, 100, 1), (37, 70, 64, 16, 0),
+                                                (37, 70, 64, 16, 1)])
+def test_chain_epilogue_large_spatial(lib, h, w, cin, cout, order):
+    """More positions than one chunk of the kernel: chunks with many border positions (a
+    per-position padding class) and with few (one vector pass, the borders recomputed)."""
+    case = dict(n=1, cin=cin, cout=cout, k=3, s=1, p=1, pad_mode=0, h=h, w=w, order=order,
                 scale=True, bias=True, post=True, act='slope', next_bn=True, residual=True,
                 in_bn=True, packed_in=False, extra=3, coff=2)
-    run_case(lib, case, [(lib.bnn_best_isa(), 1), (lib.bnn_best_isa(), 2)],
-             torch.Generator().manual_seed(0))
+    runs = [(isa, 1) for isa in range(lib.bnn_best_isa() + 1)] + [(lib.bnn_best_isa(), 2)]
+    run_case(lib, case, runs, torch.Generator().manual_seed(h))
