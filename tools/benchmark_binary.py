@@ -12,19 +12,24 @@ output multiply), for reference.
     python tools/benchmark_binary.py            # 128ch 64x64 b4 and 256ch 32x32 b8
     python tools/benchmark_binary.py --quick    # small shapes, few rounds (a smoke run)
     python tools/benchmark_binary.py --threads 1 --clock thread   # on a shared machine
+    python tools/benchmark_binary.py --threads 1 --clock thread --keep-heap   # no page faults
 
 Each round prints a progress line to stderr. ``paired`` is the median over rounds of the ratio
 of a variant's step to the mean of the two float steps run just before and after it (robust to
-a load change between rounds), with its quartiles as the spread; the ``*_unfused`` variants
+a load change between rounds), with its quartiles as the spread; ``page faults`` is the median
+number of minor page faults per step (see ``--keep-heap``); the ``*_unfused`` variants
 (not run by default) are the two-node sign-then-conv form that ``BinaryConv2d`` used before
 the fused sign + conv.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import os.path as osp
 import random
+import resource
 import statistics
 import sys
 import time
@@ -78,15 +83,41 @@ def build(name: str, c: int, size: int) -> nn.Module:
     return layer
 
 
+def keep_heap() -> bool:
+    """Ask glibc's malloc to keep freed memory in the heap (mmap threshold 32 MB, no trimming),
+    so that no step pays page faults for memory an earlier step returned to the kernel.
+
+    With the default (dynamic) thresholds glibc trims the heap top after a step, and the next
+    step's fresh 8 MB tensors fault in every page (about 2k faults per tensor); which variant
+    pays depends on the allocation history of the interleaved run (a float step after a binary
+    one found its memory still mapped and faulted 0 pages, the binary steps ~10k), not on its
+    own compute. A warm heap is what a caching allocator (CUDA's) gives. Returns False where
+    ``mallopt`` is not available (not glibc)."""
+    name = ctypes.util.find_library('c')
+    libc = ctypes.CDLL(name) if name else None
+    if libc is None or not hasattr(libc, 'mallopt'):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)
+                and libc.mallopt(m_trim_threshold, 1 << 30))
+
+
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time, 'thread': time.thread_time}
 CLOCK = time.perf_counter
 
 
+_RUSAGE = getattr(resource, 'RUSAGE_THREAD', resource.RUSAGE_SELF)
+#: minor page faults of the last step (first touches of freshly mapped memory)
+FAULTS = [0]
+
+
 def step(layer: nn.Module, x: torch.Tensor, g: torch.Tensor) -> float:
+    f = resource.getrusage(_RUSAGE).ru_minflt
     t = CLOCK()
     y = layer(x)
     y.backward(g)
     dt = CLOCK() - t
+    FAULTS[0] = resource.getrusage(_RUSAGE).ru_minflt - f
     x.grad = None
     for p in layer.parameters():
         p.grad = None
@@ -112,6 +143,7 @@ def bench(c: int, size: int, batch: int, rounds: int, warmup: int, variants, see
     g = torch.randn(batch, c, size, size)
     times = {v: [] for v in variants}
     ratios = {v: [] for v in variants}
+    faults = {v: [] for v in variants}
     rng = random.Random(seed)
     start = time.perf_counter()
     others = [v for v in variants if v != 'float']
@@ -119,17 +151,20 @@ def bench(c: int, size: int, batch: int, rounds: int, warmup: int, variants, see
         order = list(others)
         rng.shuffle(order)
         before = step(layers['float'], x, g)
-        floats = [before]
+        floats, float_faults = [before], [FAULTS[0]]
         for v in order:
             dt = step(layers[v], x, g)
+            faults[v].append(FAULTS[0])
             after = step(layers['float'], x, g)
             floats.append(after)
+            float_faults.append(FAULTS[0])
             if r >= warmup:
                 times[v].append(dt)
                 ratios[v].append(dt / (0.5 * (before + after)))
             before = after
         if r >= warmup:
             times['float'].extend(floats)
+            faults['float'].extend(float_faults)
             ratios['float'].append(1.0)
         label = f'warm-up {r + 1}/{warmup}' if r < warmup else f'round {r - warmup + 1}/{rounds}'
         print(f'  [{c} ch {size}x{size} b{batch}] {label} done, '
@@ -137,7 +172,7 @@ def bench(c: int, size: int, batch: int, rounds: int, warmup: int, variants, see
     med = {v: statistics.median(ts) for v, ts in times.items()}
     paired = {v: statistics.median(rs) for v, rs in ratios.items()}
     spread = {v: _quartiles(rs) for v, rs in ratios.items()}
-    return med, paired, spread
+    return med, paired, spread, {v: statistics.median(fs) for v, fs in faults.items()}
 
 
 def main(argv=None):
@@ -153,7 +188,13 @@ def main(argv=None):
                    'cpu/thread with --threads 1)')
     p.add_argument('--shapes', nargs='+', default=None, metavar='C,SIZE,BATCH',
                    help='shapes to run (default: 128,64,4 256,32,8)')
+    p.add_argument('--keep-heap', action='store_true',
+                   help='keep freed memory mapped (glibc mallopt): time compute, not the page '
+                   'faults of re-mapped allocations (see keep_heap)')
     args = p.parse_args(argv)
+    heap = 'default malloc'
+    if args.keep_heap:
+        heap = 'warm heap (mallopt)' if keep_heap() else 'default malloc (mallopt unavailable)'
     global CLOCK
     CLOCK = CLOCKS[args.clock]
     if args.threads:
@@ -166,20 +207,20 @@ def main(argv=None):
     rounds = args.rounds or (5 if args.quick else 30)
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, '
-          f'{rounds} rounds (+{args.warmup} warm-up), interleaved; load average {load}; '
+          f'{rounds} rounds (+{args.warmup} warm-up), interleaved, {heap}; load average {load}; '
           f'ratio = median / median(float); paired = median over rounds of the ratio to the '
           f'mean of the two float steps around the variant, with its quartiles')
     results = {}
     for c, size, batch in shapes:
-        med, paired, spread = bench(c, size, batch, rounds, args.warmup, args.variants)
+        med, paired, spread, faults = bench(c, size, batch, rounds, args.warmup, args.variants)
         results[(c, size, batch)] = med
         print(f'\n3x3 conv, {c} channels, {size}x{size}, batch {batch} (forward + backward)')
-        print('| variant | median ms | ratio of medians | paired ratio | paired quartiles |\n'
-              '|---|---:|---:|---:|---:|')
+        print('| variant | median ms | ratio of medians | paired ratio | paired quartiles | '
+              'page faults |\n|---|---:|---:|---:|---:|---:|')
         for v in args.variants:
             lo, hi = spread[v]
             print(f'| {v} | {med[v] * 1e3:.1f} | {med[v] / med["float"]:.3f} | '
-                  f'{paired[v]:.3f} | {lo:.3f}-{hi:.3f} |')
+                  f'{paired[v]:.3f} | {lo:.3f}-{hi:.3f} | {faults[v]:.0f} |')
     load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
     print(f'\nload average at the end: {load}')
     return results

@@ -14,11 +14,13 @@ Forward of :class:`BinaryConv2d` (what an XNOR-popcount kernel must reproduce)::
 
 With the default ``padding_mode='zeros'`` the padded positions of ``xb`` are 0, a third value
 (as in the bnn toolkit and XNOR-Net); a bit-packed kernel reproduces this by counting only
-valid taps: ``conv = 2 * popcount(xnor(x, w) & valid) - n_valid``. For a per-channel scale
-(``xnor``, ``learned`` ``channel``) ``s`` is folded into the weights (``conv2d(xb, wb * s)``),
-which equals ``conv2d(xb, wb) * s`` up to float32 rounding (the integer part is exact); in
-eval mode the layer computes ``conv2d(xb, wb) * s`` (exact integer, then one rounding per
-factor), the order of the packed deployment kernel.
+valid taps: ``conv = 2 * popcount(xnor(x, w) & valid) - n_valid``. In training the
+per-channel factor of the scale (all of ``s`` for ``xnor`` and ``learned`` ``channel``, the
+``alpha`` of ``rank1`` and ``channel_spatial``) is folded into the weights
+(``conv2d(xb, wb * alpha) * spatial``), which equals ``conv2d(xb, wb) * s`` up to float32
+rounding (the sums of +-alpha round; an exact 0 can come out as +-1e-8 * alpha); in eval mode
+the layer computes ``conv2d(xb, wb) * s`` (exact integer, then one rounding per factor), the
+order of the packed deployment kernel.
 """
 from __future__ import annotations
 

@@ -140,6 +140,9 @@ def test_spatial_scale_backward_matches_autograd_of_the_formula():
     b = torch.randn(2, dtype=torch.double, requires_grad=True)
     assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, s, b))
     assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, s, None))
+    # the (H_out, W_out) spatial factor of rank1 / channel_spatial, broadcast over channels
+    hw = torch.randn(4, 5, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(_ScaleOutput.apply, (y, hw, b))
 
 
 @pytest.mark.parametrize('options', [
