@@ -129,8 +129,13 @@ class _ChainPlan:
 
     def __init__(self, block: nn.Module, parts: list, x: Tensor, key: tuple) -> None:
         n, c, h, w = x.shape
-        self.key, self.modules = key, _plan_modules(block)
-        self.deps = _plan_deps(self.modules)
+        self.key = key
+        modules = _plan_modules(block)
+        # what a call checks: the children of every module of the branches (a replaced module)
+        # and the identity and version of every tensor they hold (a replaced or edited tensor)
+        self.links = [(m, list(m._modules.values())) for m in modules if m._modules]
+        self.holders = [m for m in modules if m._parameters or m._buffers]
+        self.deps = _plan_deps(self.holders)
         self.out_shape = (n, sum(p[0].out_channels for p in parts), h, w)
         self.keep, self.calls, offset = [], [], 0
         self.words, words = [], 0  # where each branch's next-layer bits start (int64 words)
@@ -157,13 +162,18 @@ class _ChainPlan:
         self.total_words = words
 
     def valid(self, block: nn.Module) -> bool:
-        return _plan_deps(self.modules) == self.deps and _plan_modules(block) == self.modules
+        branches = getattr(block, CHAIN_BLOCKS.get(type(block))[0])
+        return self.links[0][0] is branches and \
+            all(list(m._modules.values()) == kids for m, kids in self.links) and \
+            _plan_deps(self.holders) == self.deps
 
 
 def _plan_modules(block: nn.Module) -> list:
-    """The branches' modules down to the leaves the plan reads (conv, activations)."""
-    mods = []
-    for branch in getattr(block, CHAIN_BLOCKS.get(type(block))[0]):
+    """The branch list and the branches' modules down to the leaves the plan reads (conv,
+    activations)."""
+    branches = getattr(block, CHAIN_BLOCKS.get(type(block))[0])
+    mods = [branches]
+    for branch in branches:
         stack = [branch]
         while stack:
             m = stack.pop()

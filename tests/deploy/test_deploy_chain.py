@@ -1,5 +1,6 @@
 """Packed chains (plugins/deploy/chain.py): HPM blocks whose branch activations stay packed,
 concatenated in place, with residual and post activation in the kernel's epilogue."""
+import copy
 import ctypes
 import random
 
@@ -175,4 +176,13 @@ def test_cached_chain_plan_follows_edits_and_shapes():
         assert torch.equal(packed(x), unchained(x))
         x2 = torch.randn(1, 40, 5, 4)
         assert torch.equal(packed(x2), unchained(x2))
+        assert torch.equal(packed(x), unchained(x))
+        # a replaced module (another activation object in branch 1)
+        name = [n for n, m in packed.branches[0].named_modules()
+                if type(m).__name__ == 'ChannelPReLU'][0]
+        parent, _, attr = name.rpartition('.')
+        holder = packed.branches[0].get_submodule(parent) if parent else packed.branches[0]
+        new_act = copy.deepcopy(getattr(holder, attr))
+        new_act.weight.mul_(-2)
+        setattr(holder, attr, new_act)
         assert torch.equal(packed(x), unchained(x))
