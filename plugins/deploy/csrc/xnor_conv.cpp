@@ -1,7 +1,8 @@
 // XNOR-popcount 2-D convolution on bit-packed signs (see docs/deploy.md).
 //
-// Plain C ABI (no torch headers) so the library compiles in about a second and is loaded with
-// ctypes. Vector code is selected at run time (__builtin_cpu_supports), never with -march:
+// Plain C ABI (no torch headers) so the library compiles in seconds (most of it the 36
+// epilogue variants) and is loaded with ctypes. Vector code is selected at run time
+// (__builtin_cpu_supports), never with -march:
 //   isa 3: AVX-512F + AVX-512 VPOPCNTDQ (8 x 64-bit popcounts per instruction)
 //   isa 2: AVX2 (Mula's nibble-lookup popcount, 4 x 64-bit lanes)
 //   isa 1: scalar 64-bit POPCNT instruction
@@ -19,13 +20,25 @@
 //     Zero padding (pad_mode 0) makes padded taps contribute 0: they are left as 0 bits in the
 //     window and their contribution popcount(w_tap) is subtracted again (tap_pop);
 //     pad_mode +1/-1 pads the signs with that constant, which is an ordinary bit.
+//
+// Structure of a call (conv_impl):
+//   1. the input's sign bits are packed (or a packed input copied) into planes padded with the
+//      padding value's bits, [n][g][H + 2ph][W + 2pw][Cwords];
+//   2. output positions are flattened (oh * OW + ow) and cut into chunks of up to 64-128; per
+//      chunk the windows are gathered transposed, Bt[Kwords][chunk] (one indexed copy per
+//      "piece" of a window word: whole words when Cg % 64 == 0, shifted bit ranges otherwise);
+//   3. per block of 32 output channels the popcount tile: positions in the vector lanes, so
+//      the int32 counts come out channel-major, cnt[32][chunk];
+//   4. the epilogue: per channel one fused pass over its contiguous row of counts (integer
+//      convolution, scale, bias, post-conv BatchNorm, residual, activation, next layer's bit)
+//      writing a contiguous segment of the output channel; the padding correction is a table
+//      per window class (which taps are padded), border positions recomputed.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <utility>
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(BNN_NO_X86)
 #define BNN_X86 1
@@ -523,9 +536,9 @@ int bnn_max_threads() {
 //  * act_pos, act_neg [O]: post activation v > 0 ? v * act_pos : v * act_neg (PReLU:
 //    act_pos null = identity; LearnableSlope: both);
 //  * next_packed [n][oh][ow][ceil(O/64)] (zeroed by the caller): the sign bits of the next
-//    layer's input v * next_alpha + next_beta (its folded BatchNorm; null: v itself), v the
-//    activated output *before* the residual;
-//  * residual: float with out's layout, added last (out = v + residual);
+//    layer's input v * next_alpha + next_beta (its folded BatchNorm; null: v itself), v as
+//    given by `order` below;
+//  * residual: float with out's layout (its channels [out_coff, out_coff + O) are read);
 //  * post_alpha, post_beta [O]: v = fma(v, post_alpha, post_beta) right after conv * s + b (an
 //    eval BatchNorm that follows the conv, rounded once like torch's vectorised BatchNorm);
 //  * order 0 (HPM chain): activation, pack the next layer's bits, + residual;
