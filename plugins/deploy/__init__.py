@@ -8,7 +8,7 @@
 * :mod:`~plugins.deploy.packing` packs sign tensors into 64-bit words.
 
 Importing this package compiles nothing: the C++ kernel (``csrc/xnor_conv.cpp``) is built on
-first use (about a second with g++) and cached, see :mod:`plugins.deploy.build`.
+first use (10-20 s with g++, once) and cached, see :mod:`plugins.deploy.build`.
 """
 from .basic_block_chain import (chain_basic_blocks, chain_basic_layers, kernel_rounds_like_torch,
                                 register_basic_block)

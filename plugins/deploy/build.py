@@ -1,6 +1,6 @@
 """Lazy build and loading of the XNOR-popcount kernel library (``csrc/xnor_conv.cpp``).
 
-The kernel is plain C++ with a C ABI (no torch headers), so it compiles in about a second with
+The kernel is plain C++ with a C ABI (no torch headers), so it compiles in 10-20 s with
 the system ``g++`` and is called through :mod:`ctypes`. It is compiled on first use, never at
 ``import plugins``, and cached under a directory keyed by the hash of the source, the compiler
 version and the flags, so an edited source or another compiler rebuilds it automatically.

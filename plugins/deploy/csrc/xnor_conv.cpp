@@ -499,17 +499,19 @@ int bnn_best_isa() {
 }
 
 // Below this much work per thread (64-bit XNOR-popcounts, plus the packing counted as one
-// unit per 16 input values) a layer runs on fewer threads: a 256-channel 3x3 conv at 8x8
-// (0.6 M popcounts) takes ~0.1 ms on one core, less than waking a second OpenMP thread and
-// the barriers cost (quiet machine, 2 threads: 0.27 ms), and on a shared machine each
-// barrier also waits for a preempted partner. Override: $BNN_MIN_WORK_PER_THREAD.
+// unit per 16 input values) a layer runs on fewer threads: waking a second OpenMP thread and
+// its barriers cost ~10-20 us on a quiet machine, and on a shared machine each barrier also
+// waits for a preempted partner. 2^18: measured at 2 threads (benchmark_deploy, 3 alternating
+// runs, 07:47 UTC) against the earlier 2^20, binary ResNet-18 3.1/3.6/3.1x vs 2.9/2.9/3.1x
+// faster than float, its 3x3 layers 3.6-5.5x vs 2.7-4.2x, the 256-channel layers at 4-16 px
+// within the run-to-run noise. Override: $BNN_MIN_WORK_PER_THREAD.
 static int64_t g_min_work = -1;  // -1: not read yet
 
 static int64_t min_work_per_thread() {
   if (g_min_work < 0) {
     const char* env = std::getenv("BNN_MIN_WORK_PER_THREAD");
     long long v = env ? std::atoll(env) : 0;
-    g_min_work = v > 0 ? (int64_t)v : (int64_t)(1 << 20);
+    g_min_work = v > 0 ? (int64_t)v : (int64_t)(1 << 18);
   }
   return g_min_work;
 }
