@@ -1,9 +1,12 @@
-"""Set-up of the deploy tool tests (tools/export_binary.py, tools/deploy_check.py)."""
+"""Set-up of the deploy tests: the tool loader (tools/export_binary.py, tools/deploy_check.py)
+and a fixture that makes the kernel use two threads on every layer."""
+import ctypes
 import importlib.util
 import os.path as osp
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -22,3 +25,15 @@ def deploy_tool():
         return mod
 
     return load
+
+
+@pytest.fixture
+def two_threads_everywhere():
+    """Two threads, and small layers really use both (the kernel caps threads by work)."""
+    from plugins.deploy import load_library
+    lib, threads = load_library(), torch.get_num_threads()
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(1))
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(threads)
+    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))

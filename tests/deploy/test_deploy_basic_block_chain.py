@@ -1,7 +1,6 @@
 """Packed Bi-Real basic blocks (plugins/deploy/basic_block_chain.py): two kernel calls per
 ResNet block with the BatchNorm, the residual and the activation in the kernel's epilogue,
 against the float binary model in eval mode (bit for bit)."""
-import ctypes
 import random
 from fractions import Fraction
 
@@ -19,16 +18,6 @@ from plugins.deploy.chain import unchain_blocks
 
 BINARY = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
 
-
-@pytest.fixture
-def two_threads_everywhere():
-    """Two threads, and small layers really use both (the kernel caps threads by work)."""
-    lib, threads = load_library(), torch.get_num_threads()
-    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(1))
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
-    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))
 
 
 def trained_like(model: nn.Module, seed: int) -> nn.Module:

@@ -1,7 +1,6 @@
 """Packed chains (plugins/deploy/chain.py): HPM blocks whose branch activations stay packed,
 concatenated in place, with residual and post activation in the kernel's epilogue."""
 import copy
-import ctypes
 import random
 
 import pytest
@@ -12,16 +11,6 @@ from plugins.deploy import export_binary, load_library, load_packed, save_packed
 from plugins.deploy.chain import chain_blocks, chained_parts, unchain_blocks
 from plugins.pose.hpm import HPMBlock
 
-
-@pytest.fixture
-def two_threads_everywhere():
-    """Two threads, and small layers really use both (the kernel caps threads by work)."""
-    lib, threads = load_library(), torch.get_num_threads()
-    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(1))
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
-    lib.bnn_set_min_work_per_thread(ctypes.c_longlong(0))
 
 
 def trained_like(model, rng):

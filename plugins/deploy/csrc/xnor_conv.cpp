@@ -662,26 +662,22 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   // popcount of the padded taps' weights (only for pad_mode 0: +-1 padding is an ordinary bit)
   std::vector<int> rid(OH), cid(OW);
   std::vector<uint64_t> rpat, cpat;  // valid kh (resp. kw) as bit masks
-  for (int oh = 0; oh < OH; ++oh) {
-    uint64_t m = 0;
-    for (int kh = 0; kh < KH; ++kh) {
-      int ih = oh * sh - ph + kh * dh;
-      if (pad_mode != 0 || (ih >= 0 && ih < H)) m |= 1ULL << std::min(kh, 63);
+  // along one axis: the class id of every output index and the distinct valid-tap masks
+  auto axis_classes = [pad_mode](int nout, int K, int stride, int pad, int dil, int size,
+                                 std::vector<int>& ids, std::vector<uint64_t>& pats) {
+    for (int o = 0; o < nout; ++o) {
+      uint64_t m = 0;
+      for (int k = 0; k < K; ++k) {
+        int i = o * stride - pad + k * dil;
+        if (pad_mode != 0 || (i >= 0 && i < size)) m |= 1ULL << std::min(k, 63);
+      }
+      auto f = std::find(pats.begin(), pats.end(), m);
+      ids[o] = (int)(f - pats.begin());
+      if (f == pats.end()) pats.push_back(m);
     }
-    auto f = std::find(rpat.begin(), rpat.end(), m);
-    rid[oh] = (int)(f - rpat.begin());
-    if (f == rpat.end()) rpat.push_back(m);
-  }
-  for (int ow = 0; ow < OW; ++ow) {
-    uint64_t m = 0;
-    for (int kw = 0; kw < KW; ++kw) {
-      int iw = ow * sw - pw + kw * dw;
-      if (pad_mode != 0 || (iw >= 0 && iw < W)) m |= 1ULL << std::min(kw, 63);
-    }
-    auto f = std::find(cpat.begin(), cpat.end(), m);
-    cid[ow] = (int)(f - cpat.begin());
-    if (f == cpat.end()) cpat.push_back(m);
-  }
+  };
+  axis_classes(OH, KH, sh, ph, dh, H, rid, rpat);
+  axis_classes(OW, KW, sw, pw, dw, W, cid, cpat);
   const int ncp = (int)cpat.size(), ncls = (int)rpat.size() * ncp;
   std::vector<int32_t> nvtab(ncls), base((int64_t)O * ncls);
   std::vector<uint64_t> padded(ncls, 0);  // padded taps (pad_mode 0), as a mask over t
