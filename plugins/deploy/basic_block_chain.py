@@ -49,6 +49,7 @@ from torch import Tensor, nn
 
 from .block_patterns import BlockPatterns
 from .chain import _activation
+from .norm_terms import batchnorm_terms as post_norm_terms
 from .packed_conv import PackedBinaryConv2d, _isa
 
 __all__ = [
@@ -71,37 +72,6 @@ def register_basic_block(cls: type, conv1: str = 'conv1', bn1: str = 'bn1', act1
     downsample(x); y = act1(bn1(conv1(x)) + identity); return act2(bn2(conv2(y)) + y)``
     (when ``skip`` names an attribute, only while it equals ``'conv'``)."""
     return BASIC_BLOCKS.register(cls, (conv1, bn1, act1, conv2, bn2, act2, downsample, skip))
-
-
-def _round_to_f32_exact(hi: Tensor, lo: Tensor) -> Tensor:
-    """float32 rounding of the exact value ``hi + lo`` (float64, ``|lo| <= ulp(hi) / 2``):
-    round to odd in float64, then to nearest float32 (53 >= 24 + 2 bits: no double rounding)."""
-    bits = hi.view(torch.int64)
-    even = (bits & 1) == 0
-    toward = torch.where(lo > 0, torch.full_like(hi, float('inf')),
-                         torch.full_like(hi, float('-inf')))
-    odd = torch.where((lo != 0) & even, torch.nextafter(hi, toward), hi)
-    return odd.float()
-
-
-@torch.no_grad()
-def post_norm_terms(norm: nn.BatchNorm2d) -> Tuple[Tensor, Tensor]:
-    """``(alpha, beta)`` of an eval BatchNorm as torch's CPU kernel computes them: ``alpha =
-    1 / sqrt(var + eps) * weight`` (float32, one rounding per operation) and ``beta =
-    fma(-mean, alpha, bias)`` (one rounding). Returns two contiguous float32 (C, ) tensors."""
-    var, mean = norm.running_var.float(), norm.running_mean.float()
-    # correctly rounded float32 sqrt and division via float64 (53 >= 2 * 24 + 2 bits: no
-    # double-rounding error); torch's own vectorised float32 sqrt is not correctly rounded
-    var_eps = (var + torch.tensor(norm.eps, dtype=torch.float32)).double()
-    invstd = (1 / torch.sqrt(var_eps).float().double()).float()
-    alpha = invstd * norm.weight.float() if norm.weight is not None else invstd
-    bias = norm.bias.double() if norm.bias is not None else torch.zeros_like(mean).double()
-    prod = -(mean.double() * alpha.double())  # exact: 24 + 24 bits
-    hi = bias + prod
-    b_virtual = hi - bias  # TwoSum: hi + lo == bias + prod exactly
-    lo = (bias - (hi - b_virtual)) + (prod - b_virtual)
-    beta = _round_to_f32_exact(hi, lo)
-    return alpha.contiguous(), beta.contiguous()
 
 
 class _ConvStep(NamedTuple):

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Optional
 
 SOURCE = Path(__file__).parent / 'csrc' / 'xnor_conv.cpp'
-# -ffp-contract=off: the folded BatchNorm (x * alpha + beta) must round like torch's (no FMA)
+# -ffp-contract=off: every float operation rounds as in the float model; the BatchNorms use
+# explicit fmaf, as torch's vectorised BatchNorm does (plugins/deploy/norm_terms.py)
 FLAGS = ['-O3', '-std=c++17', '-fPIC', '-shared', '-fopenmp', '-fno-math-errno',
          '-ffp-contract=off']
 ISA_NAMES = {0: 'portable', 1: 'popcnt', 2: 'avx2', 3: 'avx512_vpopcntdq'}

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .build import load_library
+from .norm_terms import batchnorm_terms
 from .packing import kernel_layout, num_words, pack_signs, tap_popcounts, unpack_signs
 
 PAD_VALUES = (0, 1, -1)
@@ -249,9 +250,10 @@ class PackedBinaryConv2d(nn.Module):
     def fold_input_norm(self, norm: nn.modules.batchnorm._BatchNorm) -> None:
         """Fold an eval-mode BatchNorm that feeds only this layer into its sign packing.
 
-        ``alpha = weight / sqrt(running_var + eps)``, ``beta = bias - running_mean * alpha``
-        in float32, the terms torch's CPU BatchNorm computes (then ``x * alpha + beta``), so
-        the sign bits equal those of ``sign(norm(x))`` (checked bit for bit in the tests).
+        ``alpha`` and ``beta`` as torch's CPU BatchNorm rounds them
+        (:func:`plugins.deploy.norm_terms.batchnorm_terms`); the kernel packs the sign of
+        ``fma(x, alpha, beta)``, torch's one rounding, so the sign bits equal those of
+        ``norm(x)`` bit for bit, also within an ulp of zero (tested).
         """
         if norm.running_mean is None or norm.running_var is None:
             raise ValueError('only a BatchNorm with running statistics can be folded')
@@ -260,11 +262,7 @@ class PackedBinaryConv2d(nn.Module):
         if norm.num_features != self.in_channels:
             raise ValueError(f'norm over {norm.num_features} channels, the layer reads '
                              f'{self.in_channels}')
-        var, mean = norm.running_var.float(), norm.running_mean.float()
-        invstd = 1 / torch.sqrt(var + torch.tensor(norm.eps, dtype=torch.float32))
-        alpha = invstd * norm.weight.float() if norm.weight is not None else invstd
-        beta = (norm.bias.float() if norm.bias is not None else torch.zeros_like(mean)) - \
-            mean * alpha
+        alpha, beta = batchnorm_terms(norm)
         self.in_alpha = alpha.contiguous().clone()
         self.in_beta = beta.contiguous().clone()
 
@@ -366,7 +364,10 @@ class PackedBinaryConv2d(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'expected a (N, {self.in_channels}, H, W) input, got '
                              f'{tuple(x.shape)}')
-        return x * self.in_alpha.view(1, -1, 1, 1) + self.in_beta.view(1, -1, 1, 1)
+        # only the sign is used: x * alpha is exact in float64 and the sum rounds once, so its
+        # sign (and zero) is that of the exact value, as for the kernel's fmaf
+        return (x.double() * self.in_alpha.double().view(1, -1, 1, 1) +
+                self.in_beta.double().view(1, -1, 1, 1)).float()
 
     def _torch_forward(self, x: Tensor) -> Tensor:
         x = self._apply_input_norm(x.float())

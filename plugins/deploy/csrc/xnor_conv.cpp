@@ -205,9 +205,9 @@ Tile tile_for(int isa) {
 // row at dst[w * Cwords + j]. Inlined into one wrapper per ISA below, so that GCC vectorises
 // the span loop with that ISA's registers. Several rows per call when W is small, so the
 // loops stay long at 4x4-8x8.
-// With ia/ib (per input channel, may be null) the bit is the sign bit of x * ia[c] + ib[c]:
-// an eval-mode BatchNorm folded into the packing (torch computes BN as x * alpha + beta with
-// alpha = weight / sqrt(var + eps), beta = bias - mean * alpha; no FMA: -ffp-contract=off).
+// With ia/ib (per input channel, may be null) the bit is the sign bit of fma(x, ia[c], ib[c]):
+// an eval-mode BatchNorm folded into the packing, rounded as torch's vectorised CPU BatchNorm
+// rounds it (one fused multiply-add; alpha and beta from plugins/deploy/norm_terms.py).
 __attribute__((always_inline)) inline void pack_rows_body(const float* x, const Geometry& g,
                                                           int n, int grp, int h0, int nrows,
                                                           uint64_t* dst, int64_t rstride,
@@ -226,7 +226,7 @@ __attribute__((always_inline)) inline void pack_rows_body(const float* x, const 
       if (ia) {
         const float a = ia[c], bb = ib[c];
         for (int q = 0; q < len; ++q) {
-          float v = xr[q] * a + bb;
+          float v = __builtin_fmaf(xr[q], a, bb);
           uint32_t u;
           std::memcpy(&u, &v, 4);
           tmp[q] |= static_cast<uint64_t>(u >> 31) << b;
@@ -250,13 +250,13 @@ void pack_rows_portable(const float* x, const Geometry& g, int n, int grp, int h
   pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
 }
 #if BNN_X86
-__attribute__((target("avx2"))) void pack_rows_avx2(const float* x, const Geometry& g, int n,
+__attribute__((target("avx2,fma"))) void pack_rows_avx2(const float* x, const Geometry& g, int n,
                                                     int grp, int h0, int nrows, uint64_t* dst,
                                                     int64_t rstride, uint64_t* tmp,
                                                     const float* ia, const float* ib) {
   pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
 }
-__attribute__((target("avx512f"))) void pack_rows_avx512(const float* x, const Geometry& g,
+__attribute__((target("avx512f,fma"))) void pack_rows_avx512(const float* x, const Geometry& g,
                                                          int n, int grp, int h0, int nrows,
                                                          uint64_t* dst, int64_t rstride,
                                                          uint64_t* tmp, const float* ia,
@@ -383,7 +383,7 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
         v = v > 0.f ? pos : neg;
       }
       if (NEXT) {
-        const float u = v * na + nb;  // the next layer's folded BatchNorm
+        const float u = __builtin_fmaf(v, na, nb);  // the next layer's folded BatchNorm
         uint32_t bitsv;
         std::memcpy(&bitsv, &u, 4);
         bit = (bitsv >> 31) ^ 1u;  // 1 = +1
