@@ -48,7 +48,7 @@ import torch
 from torch import Tensor, nn
 
 from .block_patterns import BlockPatterns
-from .chain import _activation
+from .chain import _activation, _f32, _ptr
 from .norm_terms import batchnorm_terms as post_norm_terms
 from .packed_conv import PackedBinaryConv2d, _isa
 
@@ -87,10 +87,6 @@ class _ConvStep(NamedTuple):
     post_beta: Tensor
     act_pos: Optional[Tensor]
     act_neg: Optional[Tensor]
-
-
-def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
-    return None if t is None else t.detach().float().reshape(-1).contiguous()
 
 
 def _conv_ok(conv: nn.Module) -> bool:
@@ -173,10 +169,6 @@ def basic_block_parts(block: nn.Module) -> Optional[Tuple[_ConvStep, _ConvStep]]
     on the block, rebuilt when a module, parameter or buffer it read changes)."""
     plan = _plan(block)
     return None if plan is None else plan.parts
-
-
-def _ptr(t: Optional[Tensor]) -> Optional[int]:
-    return None if t is None else t.data_ptr()
 
 
 def _out_size(conv: PackedBinaryConv2d, h: int, w: int) -> Tuple[int, int]:

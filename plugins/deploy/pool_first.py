@@ -20,6 +20,8 @@ from typing import List, Optional
 import torch
 from torch import Tensor, nn
 
+from .norm_terms import batchnorm_terms
+
 __all__ = ['PoolFirstSequential', 'pool_first']
 
 
@@ -34,8 +36,7 @@ def _increasing_act(act: nn.Module) -> Optional[bool]:
 
 
 def _norm_alpha_positive(norm: nn.BatchNorm2d) -> bool:
-    from .basic_block_chain import post_norm_terms
-    return bool((post_norm_terms(norm)[0] > 0).all())
+    return bool((batchnorm_terms(norm)[0] > 0).all())
 
 
 def _pattern_at(mods: List[nn.Module], i: int) -> bool:

@@ -1,4 +1,4 @@
 """Tensor operations shared by several model families (no registries, no optional imports)."""
-from .resample import max_pool2x2, upsample2x_add
+from .resample import avg_pool2x2, max_pool2x2, max_pool3x3s2, upsample2x_add
 
-__all__ = ['max_pool2x2', 'upsample2x_add']
+__all__ = ['avg_pool2x2', 'max_pool2x2', 'max_pool3x3s2', 'upsample2x_add']

@@ -1,4 +1,5 @@
-"""The hourglass's 2x resampling: max-pooling down, upsampling + skip addition up.
+"""2x resampling without torch's slow NCHW CPU kernels: the hourglass's max-pooling down and
+upsampling + skip addition up, and the Bi-Real ResNet's average and 3x3 stride-2 max pools.
 
 PyTorch's CPU kernels for both are slow on contiguous (NCHW) tensors of few rows and many
 channels, the hourglass's shape: measured on this project's 2-core machine (1 thread, a
@@ -65,3 +66,64 @@ def upsample2x_add(skip: Tensor, low: Tensor, mode: str = 'nearest') -> Tensor:
         wide = low.repeat_interleave(2, dim=-1)
         out = skip.reshape(n, c, h, 2, 2 * w) + wide.reshape(n, c, h, 1, 2 * w)
     return out.reshape(n, c, 2 * h, 2 * w)
+
+
+def avg_pool2x2(x: Tensor) -> Tensor:
+    """``F.avg_pool2d(x, 2, 2)`` of a 4-D tensor with even H and W, the same tensor: torch's
+    CPU kernel sums each window from ``+0`` in row-major order and divides by 4; the views are
+    summed in that order and ``+ 0.0`` turns a sum of four ``-0.0`` into ``+0.0`` as the
+    kernel's ``+0`` start does. (N, C, H, W) -> (N, C, H // 2, W // 2)."""
+    s = x[..., 0::2, 0::2] + x[..., 0::2, 1::2]
+    s += x[..., 1::2, 0::2]
+    s += x[..., 1::2, 1::2]
+    return s.add_(0.0).div_(4)
+
+
+def _max3_rows_stride2(x: Tensor) -> Tensor:
+    """Row ``i`` of the result is the maximum of rows ``2i - 1, 2i, 2i + 1`` of ``x`` (those
+    that exist). Rows are strided views with contiguous columns (vectorised maxima).
+    (N, C, H, W) -> (N, C, (H - 1) // 2 + 1, W)."""
+    h = x.shape[2]
+    n_out, n_right = (h - 1) // 2 + 1, h // 2
+    out = x.new_empty(x.shape[:2] + (n_out, x.shape[3]))
+    torch.maximum(x[:, :, 0:2 * n_right - 1:2], x[:, :, 1:2 * n_right:2], out=out[:, :, :n_right])
+    if n_right < n_out:  # odd H: the last window has no row below
+        out[:, :, n_right:].copy_(x[:, :, 2 * n_right:])
+    if n_out > 1:
+        torch.maximum(x[:, :, 1:2 * n_out - 2:2], out[:, :, 1:], out=out[:, :, 1:])
+    return out
+
+
+def _max3_cols_stride2(r: Tensor) -> Tensor:
+    """Column ``j`` is the maximum of columns ``2j - 1, 2j, 2j + 1`` (those that exist):
+    ``p[k] = max(r[k], r[k + 1])`` over shifted contiguous views, then ``max(p[2j - 1],
+    r[2j + 1])``. (N, C, H', W) -> (N, C, H', (W - 1) // 2 + 1)."""
+    w = r.shape[3]
+    n_out = (w - 1) // 2 + 1
+    if w == 1:
+        return r.clone()
+    out = r.new_empty(r.shape[:3] + (n_out, ))
+    p = torch.maximum(r[..., :w - 1], r[..., 1:])
+    out[..., 0] = p[..., 0]
+    full = (w - 2) // 2  # windows j = 1..full have all three columns
+    if full > 0:
+        torch.maximum(p[..., 1:2 * full:2], r[..., 3:2 * full + 2:2], out=out[..., 1:1 + full])
+    if 1 + full < n_out:  # odd W: the last window has no right column
+        out[..., n_out - 1] = p[..., w - 2]
+    return out
+
+
+def max_pool3x3s2(x: Tensor) -> Tensor:
+    """``F.max_pool2d(x, 3, 2, 1)`` of a contiguous 4-D tensor without autograd, the same
+    tensor.
+
+    Maxima over the rows, then the columns, of shifted views. Equal float32 values have equal
+    bits except ``+0.0`` and ``-0.0``, where max-pooling keeps the window's first and
+    ``torch.maximum`` keeps the first or the second (its scalar and vectorised loops differ); so
+    when an output is zero the result is recomputed by ``F.max_pool2d`` (on a channels-last
+    copy). NaN propagates in both. (N, C, H, W) -> (N, C, (H - 1) // 2 + 1, (W - 1) // 2 + 1).
+    """
+    y = _max3_cols_stride2(_max3_rows_stride2(x))
+    if not bool(y.all()):  # some output is +-0 (NaN counts as non-zero)
+        y = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 3, 2, 1).contiguous()
+    return y

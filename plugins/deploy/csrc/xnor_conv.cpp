@@ -822,7 +822,7 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
 // x: float [N, C, H, W] contiguous; wt: [G][OB][Kwords][32] uint64; tap_pop: int32 [O][KH*KW]
 // (popcount of each tap's weight bits, used for zero padding); scale, bias: float [O] or null;
 // out: float [N, O, OH, OW]; in_alpha, in_beta: float [C] or null (the input's bits are the
-// sign bits of x * in_alpha + in_beta: a folded eval BatchNorm). Returns 0 on success, a
+// sign bits of fma(x, in_alpha, in_beta): a folded eval BatchNorm). Returns 0 on success, a
 // negative code on bad arguments.
 int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
                const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw, int ph,
