@@ -95,35 +95,33 @@ def _max3_rows_stride2(x: Tensor) -> Tensor:
 
 
 def _max3_cols_stride2(r: Tensor) -> Tensor:
-    """Column ``j`` is the maximum of columns ``2j - 1, 2j, 2j + 1`` (those that exist):
-    ``p[k] = max(r[k], r[k + 1])`` over shifted contiguous views, then ``max(p[2j - 1],
-    r[2j + 1])``. (N, C, H', W) -> (N, C, H', (W - 1) // 2 + 1)."""
-    w = r.shape[3]
-    n_out = (w - 1) // 2 + 1
-    if w == 1:
-        return r.clone()
-    out = r.new_empty(r.shape[:3] + (n_out, ))
-    p = torch.maximum(r[..., :w - 1], r[..., 1:])
-    out[..., 0] = p[..., 0]
-    full = (w - 2) // 2  # windows j = 1..full have all three columns
-    if full > 0:
-        torch.maximum(p[..., 1:2 * full:2], r[..., 3:2 * full + 2:2], out=out[..., 1:1 + full])
-    if 1 + full < n_out:  # odd W: the last window has no right column
-        out[..., n_out - 1] = p[..., w - 2]
-    return out
+    """Column ``j`` is the maximum of columns ``2j - 1, 2j, 2j + 1`` (those that exist): a 1-D
+    max-pool (3, stride 2, padding 1) over each row, whose CPU kernel runs along contiguous
+    rows (0.19 vs 0.27-0.34 ms for maxima of strided views on (1, 64, 56, 112), 1-2
+    threads). (N, C, H', W) -> (N, C, H', (W - 1) // 2 + 1)."""
+    n, c, h, w = r.shape
+    return F.max_pool1d(r.reshape(n * c * h, 1, w), 3, 2, 1).view(n, c, h, -1)
+
+
+def _has_zero(y: Tensor) -> bool:
+    """Whether some element of ``y`` is +0 or -0 (NaN is not zero). For float32, the minimum
+    of the bits without the sign (one integer pass, 3x faster than ``y.all()``)."""
+    if y.dtype == torch.float32 and y.is_contiguous():
+        return int((y.view(torch.int32) & 0x7fffffff).amin()) == 0
+    return not bool(y.all())
 
 
 def max_pool3x3s2(x: Tensor) -> Tensor:
     """``F.max_pool2d(x, 3, 2, 1)`` of a contiguous 4-D tensor without autograd, the same
     tensor.
 
-    Maxima over the rows, then the columns, of shifted views. Equal float32 values have equal
-    bits except ``+0.0`` and ``-0.0``, where max-pooling keeps the window's first and
+    Maxima over the rows of shifted views, then a 1-D max-pool along each row. Equal float32
+    values have equal bits except ``+0.0`` and ``-0.0``, where max-pooling keeps the window's first and
     ``torch.maximum`` keeps the first or the second (its scalar and vectorised loops differ); so
     when an output is zero the result is recomputed by ``F.max_pool2d`` (on a channels-last
     copy). NaN propagates in both. (N, C, H, W) -> (N, C, (H - 1) // 2 + 1, (W - 1) // 2 + 1).
     """
     y = _max3_cols_stride2(_max3_rows_stride2(x))
-    if not bool(y.all()):  # some output is +-0 (NaN counts as non-zero)
+    if _has_zero(y):  # some output is +-0
         y = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 3, 2, 1).contiguous()
     return y
