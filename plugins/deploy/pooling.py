@@ -1,18 +1,15 @@
-"""Max-pooling for exported models: the same values, computed on a channels-last copy.
+"""Pooling for exported and float models: the same values as torch's pools, faster on the CPU.
 
-PyTorch's CPU ``max_pool2d`` on an NCHW tensor runs a scalar loop per plane; on a
-channels-last tensor it vectorises over channels. Measured on this machine (1 thread, thread
-CPU time, median of 20, under load): ResNet-18's stem pool (3x3, stride 2, on (1, 64, 112,
-112)) 12.1 ms NCHW vs 3.5 ms channels-last including both layout conversions; the hourglass
-stem's 2x2 pool on (1, 128, 64, 64) 5.5 ms vs 2.2 ms. That pool was 31 % of the packed
-ResNet-18's time (docs/deploy.md). The maximum is exact, so the result is the same tensor (also
-the sign of zeros and NaN propagation; tested). A 2x2 pool of stride 2 (the hourglass stem)
-needs no copy: :func:`plugins.ops.max_pool2x2` takes the maximum of four strided views.
-The 2x2 average pools of the Bi-Real down-sampling shortcuts run as sums of four strided views
-(:func:`plugins.ops.avg_pool2x2`: 0.48 vs 1.05 ms for ResNet-18's three, (1, 64, 56, 56), (1, 128, 28, 28)
-and (1, 256, 14, 14), 1 thread, thread CPU time, medians of 100 interleaved rounds), and ResNet's
-3x3 stride-2 stem pool as maxima of shifted views (:func:`plugins.ops.max_pool3x3s2`: about 1.5 vs 2.3 ms
-channels-last on (1, 64, 112, 112), no layout copies).
+PyTorch's CPU ``max_pool2d`` on an NCHW tensor runs a scalar loop per plane (ResNet-18's stem
+pool, 3x3, stride 2 on (1, 64, 112, 112): 5.5-12 ms at 1 thread on this machine; the hourglass
+stem's 2x2 pool on (1, 128, 64, 64) 5.5 ms). :class:`ViewsMaxPool2d` computes the 2x2/2 pool
+as the maximum of four strided views (:func:`plugins.ops.max_pool2x2`), the 3x3/2 stem pool
+as row maxima of shifted views followed by a 1-D pool along the rows
+(:func:`plugins.ops.max_pool3x3s2`: 0.42 ms at 2 threads), and any other geometry on a
+channels-last copy (torch vectorises it over channels). :class:`ViewsAvgPool2d` computes the
+2x2 average pools of the Bi-Real down-sampling shortcuts as sums of four strided views
+(:func:`plugins.ops.avg_pool2x2`: 0.48 vs 1.05 ms for ResNet-18's three, 1 thread). The
+results are the same tensors, also the sign of zeros and NaN propagation (tested).
 """
 from __future__ import annotations
 
@@ -29,10 +26,11 @@ def _pair(v) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-class ChannelsLastMaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` that pools a channels-last copy of a 4-D CPU input and returns NCHW;
-    a 2x2, stride-2 pool without padding runs :func:`plugins.ops.max_pool2x2`
-    instead (no layout copies).
+class ViewsMaxPool2d(nn.MaxPool2d):
+    """``nn.MaxPool2d`` with fast exact paths for 4-D CPU inputs: a 2x2, stride-2 pool without
+    padding runs :func:`plugins.ops.max_pool2x2` and ResNet's 3x3, stride-2, padding-1 pool
+    :func:`plugins.ops.max_pool3x3s2` (strided views, no layout copies); other geometries pool
+    a channels-last copy, which torch vectorises over channels.
 
     Shape: (N, C, H, W) -> (N, C, H_out, W_out), the same values as ``nn.MaxPool2d``.
     """
@@ -52,6 +50,10 @@ class ChannelsLastMaxPool2d(nn.MaxPool2d):
         y = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel_size,
                          self.stride, self.padding, self.dilation, self.ceil_mode)
         return y.contiguous()
+
+
+#: the earlier name of :class:`ViewsMaxPool2d` (kept so existing imports keep working)
+ChannelsLastMaxPool2d = ViewsMaxPool2d
 
 
 class ViewsAvgPool2d(nn.AvgPool2d):
@@ -74,7 +76,7 @@ class ViewsAvgPool2d(nn.AvgPool2d):
 
 
 def fast_pooling(model: nn.Module, names: Optional[List[str]] = None) -> nn.Module:
-    """Make every ``nn.MaxPool2d`` of ``model`` a :class:`ChannelsLastMaxPool2d` and every
+    """Make every ``nn.MaxPool2d`` of ``model`` a :class:`ViewsMaxPool2d` and every
     ``nn.AvgPool2d`` a :class:`ViewsAvgPool2d`, and run ``BatchNorm -> PReLU -> max-pool``
     as ``max-pool -> BatchNorm -> PReLU`` where that is exact
     (:func:`plugins.deploy.pool_first.pool_first`), in place (no parameters or buffers change).
@@ -90,7 +92,7 @@ def fast_pooling(model: nn.Module, names: Optional[List[str]] = None) -> nn.Modu
     pool_first(model)  # norm and activation after the max-pool where that is exact
     for name, module in model.named_modules():
         if type(module) is nn.MaxPool2d:
-            module.__class__ = ChannelsLastMaxPool2d
+            module.__class__ = ViewsMaxPool2d
         elif type(module) is nn.AvgPool2d:
             module.__class__ = ViewsAvgPool2d
         else:

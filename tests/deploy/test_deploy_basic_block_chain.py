@@ -358,11 +358,11 @@ def test_stem_max_pool_of_shifted_views_is_the_same_tensor(shape):
     """ResNet's stem pool (3x3, stride 2, padding 1) of the exported and float models, bit for
     bit: random values (shifted views), and values with +0/-0 ties, infinities and NaN (an
     output zero: the torch pool's order decides)."""
-    from plugins.deploy.pooling import ChannelsLastMaxPool2d, max_pool3x3s2
+    from plugins.deploy.pooling import ViewsMaxPool2d, max_pool3x3s2
     for x in (torch.randn(shape), awkward(shape, 0), torch.rand(shape).round() * -0.0):
         ref = torch.nn.functional.max_pool2d(x, 3, 2, 1)
         with torch.no_grad():
-            for y in (max_pool3x3s2(x), ChannelsLastMaxPool2d(3, 2, 1)(x)):
+            for y in (max_pool3x3s2(x), ViewsMaxPool2d(3, 2, 1)(x)):
                 assert y.shape == ref.shape and torch.equal(y.isnan(), ref.isnan())
                 assert torch.equal(torch.signbit(y[~y.isnan()]), torch.signbit(ref[~ref.isnan()]))
                 assert torch.equal(y.nan_to_num(), ref.nan_to_num())

@@ -125,7 +125,7 @@ def test_blocks_that_do_not_fit_keep_their_forward(conv):
 @pytest.mark.parametrize('k,s,p,ceil', [(3, 2, 1, False), (2, 2, 0, False), (3, 1, 1, False),
                                         (3, 2, 0, True)])
 def test_channels_last_max_pool_is_the_same_tensor(k, s, p, ceil):
-    from plugins.deploy.pooling import ChannelsLastMaxPool2d
+    from plugins.deploy.pooling import ViewsMaxPool2d
     torch.manual_seed(k + s)
     x = torch.randn(2, 16, 13, 11)
     r = torch.rand_like(x)
@@ -133,7 +133,7 @@ def test_channels_last_max_pool_is_the_same_tensor(k, s, p, ceil):
     x[r > 0.7] = -0.0  # ties of +0 and -0 in a window: the sign of the result must match
     x[0, 0, 0, 0] = float('nan')
     ref = torch.nn.MaxPool2d(k, s, p, ceil_mode=ceil)(x)
-    y = ChannelsLastMaxPool2d(k, s, p, ceil_mode=ceil)(x)
+    y = ViewsMaxPool2d(k, s, p, ceil_mode=ceil)(x)
     assert y.is_contiguous() and torch.equal(torch.signbit(y), torch.signbit(ref))
     assert torch.equal(torch.nan_to_num(y), torch.nan_to_num(ref)) and y.isnan()[0, 0, 0, 0]
 
