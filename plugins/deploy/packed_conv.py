@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .build import load_library
+from .kernel_plan import KernelPlan, conv_out_size, conv_plan_args
 from .norm_terms import batchnorm_terms
 from .packing import kernel_layout, num_words, pack_signs, tap_popcounts, unpack_signs
 
@@ -317,17 +318,18 @@ class PackedBinaryConv2d(nn.Module):
         plan = self._plan(x, fuse)
         if not x.is_contiguous():
             x = x.contiguous()
-        out = torch.empty(plan[0])
-        rc = plan[1](x.data_ptr(), *plan[2], out.data_ptr(), *plan[3])
+        out = torch.empty(plan.out_shape)
+        rc = plan.run(x.data_ptr(), None, out.data_ptr(), None, None)
         if rc != 0:
-            raise ValueError(f'bnn_conv2d rejected its arguments (code {rc}) for {self}')
+            raise ValueError(f'bnn_conv2d_run rejected its arguments (code {rc}) for {self}')
         return out
 
-    def _plan(self, x: Tensor, fuse: bool) -> tuple:
-        """The ctypes arguments of this layer for an input of ``x``'s shape, cached: a call then
-        costs one ``torch.empty`` and one foreign call (the Python overhead matters at 4x4-8x8,
-        where the kernel itself runs in tens of microseconds). The key holds the identity and
-        version of every buffer the plan points into, so replacing or editing one rebuilds it."""
+    def _plan(self, x: Tensor, fuse: bool) -> KernelPlan:
+        """The kernel plan of this layer for an input of ``x``'s shape, cached: a call then
+        costs one ``torch.empty`` and one foreign call of six arguments (the Python overhead
+        matters at 4x4-8x8, where the kernel itself runs in microseconds). The key holds the
+        identity and version of every buffer the plan points into, so replacing or editing
+        one rebuilds it."""
         bufs = self._buffers
         deps = tuple((id(t), t._version) if t is not None else None
                      for t in (bufs['weight_bits'], bufs['scale'], bufs['bias'],
@@ -337,24 +339,18 @@ class PackedBinaryConv2d(nn.Module):
         if plan is not None and plan[0] == key:
             return plan[1]
         wt, tp = self._kernel_buffers()
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        (ph, pw), (dh, dw) = self.padding, self.dilation
-        oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        if oh <= 0 or ow <= 0:
-            raise ValueError(f'input {tuple(x.shape)} is too small for kernel {(kh, kw)}, '
-                             f'padding {(ph, pw)}, dilation {(dh, dw)}')
         sc = _f32(self.scale) if fuse and self.scale is not None else None
         bs = _f32(self.bias) if fuse and self.bias is not None else None
         ia = None if self.in_alpha is None else _f32(self.in_alpha)
         ib = None if self.in_beta is None else _f32(self.in_beta)
-        ptr = lambda t: None if t is None else t.data_ptr()  # noqa: E731
-        pre = (n, c, h, w, wt.data_ptr(), tp.data_ptr(), self.out_channels, self.groups, kh, kw,
-               sh, sw, ph, pw, dh, dw, self.pad_value, ptr(sc), ptr(bs))
-        post = (oh, ow, torch.get_num_threads(), _isa(None), ptr(ia), ptr(ib))
-        plan = ((n, self.out_channels, oh, ow), load_library().bnn_conv2d, pre, post,
-                (wt, tp, sc, bs, ia, ib))  # keeps the tensors the pointers refer to alive
+        oh, ow = conv_out_size(x.shape[2], x.shape[3], self.kernel_size, self.stride,
+                               self.padding, self.dilation)
+        if oh <= 0 or ow <= 0:
+            raise ValueError(f'input {tuple(x.shape)} is too small for kernel '
+                             f'{self.kernel_size}, padding {self.padding}, dilation '
+                             f'{self.dilation}')
+        plan = KernelPlan(**conv_plan_args(self, tuple(x.shape), torch.get_num_threads(),
+                                           _isa(None), wt, tp, sc, bs, ia, ib))
         self.__dict__['_call_plan'] = (key, plan)
         return plan
 
@@ -377,6 +373,8 @@ class PackedBinaryConv2d(nn.Module):
         return F.conv2d(xs, self.signs(), None, self.stride, 0, self.dilation, self.groups)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.backend == 'kernel' and self.scale_kind != 'spatial' and not self.act_scale:
+            return self._kernel_forward(x, True)  # the common case: everything in the kernel
         channel = self.scale if self.scale_kind == 'channel' else None
         fuse = not self.act_scale and self.scale_kind != 'spatial'
         if self.backend == 'kernel':

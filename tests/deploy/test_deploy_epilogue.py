@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import plugins  # noqa: F401
 from plugins.deploy import PackedBinaryConv2d, load_library
+from plugins.deploy.kernel_plan import KernelPlan
 
 
 @pytest.fixture
@@ -156,6 +157,23 @@ def run_case(lib, case, runs, gen):
         others = torch.cat([out[:, :coff], out[:, coff + cout:]], 1)
         assert bool((others == 7.0).all())  # the other channels of the concatenation untouched
         assert torch.equal(nxt, ref_bits), f'isa {isa}, {threads} threads: next-layer bits'
+        # the same call through a kept plan (bnn_conv2d_plan / bnn_conv2d_run)
+        plan = KernelPlan(n=n, c=cin, h=h, w=w, wt=wt, tap_pop=tp, out_channels=cout, kh=k,
+                          kw=k, sh=s, sw=s, ph=p, pw=p, pad_value=case['pad_mode'], scale=sc,
+                          bias=bs, oh=oh, ow=ow, threads=threads, isa=isa, in_alpha=ia,
+                          in_beta=ib, packed_input=xpacked is not None, out_ctotal=ctotal,
+                          out_coff=coff, act_pos=ap, act_neg=an, next_bits=1, next_alpha=na,
+                          next_beta=nb, residual=res is not None, post_alpha=pa, post_beta=pb,
+                          order=case['order'])
+        out = torch.full((n, ctotal, oh, ow), 7.0)
+        nxt = torch.zeros(n, oh, ow, -(-cout // 64), dtype=torch.int64)
+        for _ in range(2):  # a plan is reused
+            rc = plan.run(None if xpacked is not None else x.data_ptr(), ptr(xpacked),
+                          out.data_ptr(), nxt.data_ptr(), ptr(res))
+            assert rc == 0
+            assert torch.equal(out[:, coff:coff + cout], v), f'plan, isa {isa}, {threads} threads'
+            assert bool((torch.cat([out[:, :coff], out[:, coff + cout:]], 1) == 7.0).all())
+            assert torch.equal(nxt, ref_bits), f'plan, isa {isa}, {threads} threads: bits'
 
 
 @pytest.mark.parametrize('seed', range(16))

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from plugins.deploy import PackedBinaryConv2d, best_isa, xnor_conv2d
 from plugins.deploy.build import load_library
+from plugins.deploy.kernel_plan import KernelPlan, conv_plan_args
 from plugins.deploy.packed_conv import activation_factor
 
 ISAS = list(range(best_isa() + 1))  # every code path this CPU can run (3 = AVX-512 VPOPCNTDQ)
@@ -88,6 +89,12 @@ def test_random_shapes_equal_reference_on_every_isa(seed):
                             isa=isa,
                             threads=threads)
             assert torch.equal(y, ref), (isa, threads)
+            # the kept plan (bnn_conv2d_plan / bnn_conv2d_run): same reference
+            plan = KernelPlan(**conv_plan_args(layer, tuple(x.shape), threads, isa, wt, tp,
+                                               None, None, None, None))
+            out = torch.full(plan.out_shape, 7.0)
+            assert plan.run(x.data_ptr(), None, out.data_ptr(), None, None) == 0
+            assert torch.equal(out, ref), ('plan', isa, threads)
 
 
 @pytest.mark.parametrize('c,o,hw', [(256, 256, 9), (64, 96, 12), (300, 40, 5)])

@@ -21,7 +21,7 @@
 //     window and their contribution popcount(w_tap) is subtracted again (tap_pop);
 //     pad_mode +1/-1 pads the signs with that constant, which is an ordinary bit.
 //
-// Structure of a call (conv_impl):
+// Structure of a call (plan_init builds the geometry-dependent tables once, plan_run runs):
 //   1. the input's sign bits are packed (or a packed input copied) into planes padded with the
 //      padding value's bits, [n][g][H + 2ph][W + 2pw][Cwords];
 //   2. output positions are flattened (oh * OW + ow) and cut into chunks of up to 64-128; per
@@ -268,7 +268,7 @@ using PackRows = void (*)(const float*, const Geometry&, int, int, int, int, uin
                           uint64_t*, const float*, const float*);
 
 // base[cl][o] = nvalid[cl] + 2 * (popcount of o's weights on the padded taps of class cl)
-// (a function of its own: inside conv_impl, whose variables OpenMP shares by address, the
+// (a function of its own: inside a function whose variables OpenMP shares by address, the
 // loops would reload O after every store instead of vectorising)
 void padding_base(int32_t* __restrict base, const int32_t* __restrict tap_pop,
                   const int32_t* nvtab, const uint64_t* padded, int ncls, int O, int taps) {
@@ -554,37 +554,85 @@ int bnn_max_threads() {
 //    order 1 (Bi-Real basic block, act(bn(conv(x)) + identity)): + residual, activation, then
 //    pack the next layer's bits from the final value (the value the next conv reads).
 struct Fuse {
-  const uint64_t* xpacked = nullptr;
   int out_ctotal = 0, out_coff = 0;
   const float* act_pos = nullptr;
   const float* act_neg = nullptr;
   const float* next_alpha = nullptr;
   const float* next_beta = nullptr;
-  uint64_t* next_packed = nullptr;
-  const float* residual = nullptr;
   const float* post_alpha = nullptr;
   const float* post_beta = nullptr;
   int order = 0;
+  bool packed_input = false, next_bits = false, residual = false;  // which pointers a call takes
 };
 
-static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t* wt,
+// The per-call pointers of a layer (see Fuse for xpacked, next_packed and residual).
+struct Call {
+  const float* x;
+  const uint64_t* xpacked;
+  float* out;
+  uint64_t* next_packed;
+  const float* residual;
+};
+
+// Everything about a call that depends only on the geometry and the constant operands (the
+// weights, their padding table, the window classes of every output position, the gather's
+// pieces, the code paths), built once by bnn_conv2d_plan and reused by every bnn_conv2d_run:
+// a small layer (4x4-8x8) otherwise spends a good part of its time rebuilding it.
+struct Plan {
+  Geometry g{};
+  Fuse fz;
+  int nthreads = 1, isa = 0, ctotal = 0, NCw = 0;
+  const uint64_t* wt = nullptr;
+  const float *scale = nullptr, *bias = nullptr, *in_alpha = nullptr, *in_beta = nullptr;
+  Tile tile = nullptr;
+  Epi epi = nullptr;
+  PackRows pack_rows = nullptr;
+  Gather gather = nullptr;
+  int Hp = 0, Wp = 0, R = 1, CH = 8, sched = 1;
+  int64_t plane = 0, spans = 0, items_in = 0, OHW = 0, nchunks = 0, chunks = 0, work = 0;
+  uint64_t padword = 0;
+  // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
+  // shifted to bit ls (whole-word copies when Cg % 64 == 0)
+  struct Piece {
+    int k, t, sw, rs, ls;
+    uint64_t mask;
+  };
+  std::vector<Piece> pieces;
+  std::vector<int64_t> toff;  // word offset of tap t from the window's first pixel
+  std::vector<int32_t> base;  // [ncls][O], see EpiArgs
+  // per output position p = oh * OW + ow: word offset of its window's first pixel in the
+  // padded plane, and its window class (as the row offset cl * O in base)
+  std::vector<int64_t> pidx;
+  std::vector<int32_t> cls;
+  // per chunk of positions: its main class (offset in base), and the positions of other
+  // classes (relative to the chunk's first position) with their classes, [fix0, fix0 + nfix)
+  std::vector<int32_t> cls0, nfix, fix0, fixpos, fixcls;
+};
+
+static int plan_init(Plan& P, int N, int C, int H, int W, const uint64_t* wt,
                      const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw,
                      int ph, int pw, int dh, int dw, int pad_mode, const float* scale,
-                     const float* bias, float* out, int OH, int OW, int nthreads, int isa,
+                     const float* bias, int OH, int OW, int nthreads, int isa,
                      const float* in_alpha, const float* in_beta, const Fuse& fz) {
   if ((in_alpha == nullptr) != (in_beta == nullptr)) return -5;
   if (N <= 0 || C <= 0 || H <= 0 || W <= 0 || O <= 0 || G <= 0 || C % G || O % G) return -1;
+  if (OH <= 0 || OW <= 0 || KH <= 0 || KW <= 0 || sh <= 0 || sw <= 0 || ph < 0 || pw < 0 ||
+      dh <= 0 || dw <= 0)
+    return -1;
   if (pad_mode != 0 && pad_mode != 1 && pad_mode != -1) return -2;
   if (pad_mode == 0 && KH * KW > 64) return -3;
   if (isa < 0 || isa > 3) return -4;
   const int ctotal = fz.out_ctotal > 0 ? fz.out_ctotal : O;
   if (fz.out_coff < 0 || fz.out_coff + O > ctotal) return -6;
-  if ((fz.xpacked || fz.next_packed) && G != 1) return -7;
+  if ((fz.packed_input || fz.next_bits) && G != 1) return -7;
   if ((fz.next_alpha == nullptr) != (fz.next_beta == nullptr)) return -5;
   if ((fz.post_alpha == nullptr) != (fz.post_beta == nullptr)) return -5;
   if (fz.order != 0 && fz.order != 1) return -8;
-  const int NCw = (O + 63) / 64;  // words per position of next_packed
-  Geometry g{N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode};
+  P.fz = fz;
+  P.ctotal = ctotal;
+  P.NCw = (O + 63) / 64;  // words per position of next_packed
+  Geometry& g = P.g;
+  g = Geometry{N, C, H, W, O, G, KH, KW, sh, sw, ph, pw, dh, dw, OH, OW, pad_mode};
   g.Cg = C / G;
   g.Og = O / G;
   g.Cwords = (g.Cg + 63) / 64;
@@ -592,70 +640,39 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   g.Kbits = g.taps * g.Cg;
   g.Kwords = (g.Kbits + 63) / 64;
   g.OB = (g.Og + LANES - 1) / LANES;
-  const Tile tile = tile_for(isa);
+  P.wt = wt;
+  P.scale = scale;
+  P.bias = bias;
+  P.in_alpha = in_alpha;
+  P.in_beta = in_beta;
+  P.isa = isa;
+  P.tile = tile_for(isa);
   static const std::array<Epi, NEPI> epis[4] = {
       epi_table(0, std::make_index_sequence<NEPI>()), epi_table(1, std::make_index_sequence<NEPI>()),
       epi_table(2, std::make_index_sequence<NEPI>()), epi_table(3, std::make_index_sequence<NEPI>())};
   const int act = fz.act_neg ? (fz.act_pos ? 2 : 1) : 0;
-  const Epi epi = epis[isa][epi_index(fz.post_alpha, act, fz.next_packed, fz.residual,
-                                      fz.order)];
+  P.epi = epis[isa][epi_index(fz.post_alpha, act, fz.next_bits, fz.residual, fz.order)];
 #if BNN_X86
-  PackRows pack_rows =
-      isa == 3 ? pack_rows_avx512 : isa == 2 ? pack_rows_avx2 : pack_rows_portable;
-  Gather gather = isa == 3 ? gather_avx512 : isa == 2 ? gather_avx2 : gather_portable;
+  P.pack_rows = isa == 3 ? pack_rows_avx512 : isa == 2 ? pack_rows_avx2 : pack_rows_portable;
+  P.gather = isa == 3 ? gather_avx512 : isa == 2 ? gather_avx2 : gather_portable;
 #else
-  PackRows pack_rows = pack_rows_portable;
-  Gather gather = gather_portable;
+  P.pack_rows = pack_rows_portable;
+  P.gather = gather_portable;
 #endif
-  if (nthreads <= 0) nthreads = 1;
-  nthreads = threads_for_work(nthreads, (int64_t)N * G * OH * OW * g.OB * LANES * g.Kwords +
-                                            (int64_t)N * C * H * W / 16);
+  P.nthreads = nthreads <= 0 ? 1 : nthreads;
+  P.work = (int64_t)N * G * OH * OW * g.OB * LANES * g.Kwords + (int64_t)N * C * H * W / 16;
 
-  // 1) the input signs, packed into zero/one-padded planes xp[n][grp][H + 2ph][W + 2pw][Cwords]
-  // (the border holds the padding value's bits, so the window gather needs no bounds checks;
-  // zero padding leaves 0 bits = -1 there and the epilogue removes those taps again). A packed
-  // input (xpacked, [n][h][w][Cwords]) is copied into the padded layout.
-  const int Hp = H + 2 * ph, Wp = W + 2 * pw, Cw = g.Cwords;
-  const int64_t plane = (int64_t)Hp * Wp * Cw;
-  uint64_t* const xp = thread_buffer<uint64_t, 0>((size_t)(N * G * plane));
-  const uint64_t padword = pad_mode == 1 ? ~0ULL : 0ULL;
-  for (int64_t pl = 0; pl < (int64_t)N * G; ++pl) {  // top and bottom border rows
-    uint64_t* b = xp + pl * plane;
-    std::fill(b, b + (int64_t)ph * Wp * Cw, padword);
-    std::fill(b + (int64_t)(ph + H) * Wp * Cw, b + plane, padword);
-  }
-  const int R = std::max(1, std::min(H, 256 / W));  // rows packed per call
-  const int64_t spans = (H + R - 1) / R, items_in = (int64_t)N * G * spans;
-  const int64_t in_work = fz.xpacked ? 0 : (int64_t)N * C * H * W;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1 && in_work > 0)
-  {
-    uint64_t* tmp = thread_buffer<uint64_t, 1>((size_t)R * W);
-#pragma omp for schedule(dynamic, 2)
-    for (int64_t it = 0; it < items_in; ++it) {
-      const int h0 = (int)(it % spans) * R, grp = (it / spans) % G, n = it / (spans * G);
-      const int nrows = std::min(R, H - h0);
-      uint64_t* row0 = xp + (int64_t)(n * G + grp) * plane + (int64_t)(h0 + ph) * Wp * Cw;
-      for (int r = 0; r < nrows; ++r) {
-        uint64_t* row = row0 + (int64_t)r * Wp * Cw;
-        std::fill(row, row + (int64_t)pw * Cw, padword);
-        std::fill(row + (int64_t)(pw + W) * Cw, row + (int64_t)Wp * Cw, padword);
-        if (fz.xpacked)
-          std::memcpy(row + (int64_t)pw * Cw, fz.xpacked + ((int64_t)n * H + h0 + r) * W * Cw,
-                      sizeof(uint64_t) * W * Cw);
-      }
-      if (!fz.xpacked)
-        pack_rows(x, g, n, grp, h0, nrows, row0 + (int64_t)pw * Cw, (int64_t)Wp * Cw, tmp,
-                  in_alpha, in_beta);
-    }
-  }
-  const uint64_t* xpd = xp;
-
-  // 2) per chunk of output positions (flattened oh * OW + ow, so a channel's outputs in a
-  // chunk are contiguous): gather the windows transposed, Bt[Kwords][CH], then per weight block
-  // of 32 channels the popcount tile cnt[32][CH] and the fused epilogue.
-  const int64_t OHW = (int64_t)OH * OW;
-  const int CH = (int)std::min<int64_t>(g.Kwords > 24 ? 64 : CHMAX, (OHW + 7) / 8 * 8);
-  const int64_t nchunks = (OHW + CH - 1) / CH;
+  P.Hp = H + 2 * ph;
+  P.Wp = W + 2 * pw;
+  P.plane = (int64_t)P.Hp * P.Wp * g.Cwords;
+  P.padword = pad_mode == 1 ? ~0ULL : 0ULL;
+  P.R = std::max(1, std::min(H, 256 / W));  // rows packed per work item
+  P.spans = (H + P.R - 1) / P.R;
+  P.items_in = (int64_t)N * G * P.spans;
+  P.OHW = (int64_t)OH * OW;
+  P.CH = (int)std::min<int64_t>(g.Kwords > 24 ? 64 : CHMAX, (P.OHW + 7) / 8 * 8);
+  P.nchunks = (P.OHW + P.CH - 1) / P.CH;
+  P.chunks = (int64_t)N * G * P.nchunks;
 
   // window classes: which taps of a position are zero-padded depends on (row class of oh,
   // column class of ow); each class has its count of valid taps and, per output channel, the
@@ -679,7 +696,8 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
   axis_classes(OH, KH, sh, ph, dh, H, rid, rpat);
   axis_classes(OW, KW, sw, pw, dw, W, cid, cpat);
   const int ncp = (int)cpat.size(), ncls = (int)rpat.size() * ncp;
-  std::vector<int32_t> nvtab(ncls), base((int64_t)O * ncls);
+  std::vector<int32_t> nvtab(ncls);
+  P.base.assign((size_t)O * ncls, 0);
   std::vector<uint64_t> padded(ncls, 0);  // padded taps (pad_mode 0), as a mask over t
   for (int r = 0; r < (int)rpat.size(); ++r)
     for (int c = 0; c < ncp; ++c) {
@@ -694,129 +712,213 @@ static int conv_impl(const float* x, int N, int C, int H, int W, const uint64_t*
       nvtab[r * ncp + c] = nv * g.Cg;
       padded[r * ncp + c] = pm;
     }
-  padding_base(base.data(), tap_pop, nvtab.data(), padded.data(), ncls, O, g.taps);
+  padding_base(P.base.data(), tap_pop, nvtab.data(), padded.data(), ncls, O, g.taps);
 
-  // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
-  // shifted to bit ls (whole-word copies when Cg % 64 == 0)
-  struct Piece {
-    int k, t, sw, rs, ls;
-    uint64_t mask;
-  };
-  std::vector<Piece> pieces;
   for (int t = 0; t < g.taps; ++t)
     for (int c = 0; c < g.Cg;) {
       int64_t b = (int64_t)t * g.Cg + c;
       int len = std::min({64 - (c & 63), 64 - (int)(b & 63), g.Cg - c});
-      pieces.push_back({(int)(b >> 6), t, c >> 6, c & 63, (int)(b & 63),
-                        len == 64 ? ~0ULL : ((1ULL << len) - 1)});
+      P.pieces.push_back({(int)(b >> 6), t, c >> 6, c & 63, (int)(b & 63),
+                          len == 64 ? ~0ULL : ((1ULL << len) - 1)});
       c += len;
     }
-  std::vector<int64_t> toff(g.taps);  // word offset of tap t from the window's first pixel
+  P.toff.resize(g.taps);
   for (int kh = 0; kh < KH; ++kh)
     for (int kw = 0; kw < KW; ++kw)
-      toff[kh * KW + kw] = ((int64_t)kh * dh * Wp + (int64_t)kw * dw) * Cw;
+      P.toff[kh * KW + kw] = ((int64_t)kh * dh * P.Wp + (int64_t)kw * dw) * g.Cwords;
 
-  const int64_t chunks = (int64_t)N * G * nchunks;
-  const int sched = chunks >= 4 * nthreads ? g.OB : 1;
-#pragma omp parallel num_threads(nthreads) if (nthreads > 1)
-  {
-    uint64_t* const Bt = thread_buffer<uint64_t, 2>((size_t)g.Kwords * CH);
-    int64_t* const pidx = thread_buffer<int64_t, 3>(CH);
-    int32_t* const fixpos = thread_buffer<int32_t, 4>(3 * CH);
-    int32_t* const fixcls = fixpos + CH;
-    int32_t* const cls = fixpos + 2 * CH;
-    uint32_t* const fixbits = thread_buffer<uint32_t, 7>(CH);
-    int cls0 = 0, nfix = 0;
-    int32_t* const cnt = thread_buffer<int32_t, 5>((size_t)LANES * CH);
-    uint32_t* const nbits = thread_buffer<uint32_t, 6>(CH);
-    int64_t built = -1;
-    // dynamic: on a shared machine a preempted thread does not hold up the others; OB items
-    // share one chunk's window gather unless chunks are few
-#pragma omp for schedule(dynamic, sched)
-    for (int64_t it = 0; it < chunks * g.OB; ++it) {
-      const int64_t chunk = it / g.OB;
-      const int ob = it % g.OB;
-      const int64_t ci = chunk % nchunks;
-      const int grp = (chunk / nchunks) % G, n = chunk / (nchunks * G);
-      const int64_t p0 = ci * CH;
-      const int np = (int)std::min<int64_t>(CH, OHW - p0), npad = (np + 7) / 8 * 8;
-      if (chunk != built) {
-        const uint64_t* xg = xpd + (int64_t)(n * G + grp) * plane;
-        // the main class: a position without padded taps if there is one, else the first
-        int oh = (int)(p0 / OW), ow = (int)(p0 % OW);
-        cls0 = -1;
-        nfix = 0;
-        for (int pc = 0; pc < np; ++pc) {
-          const int cl = rid[oh] * ncp + cid[ow];
-          if (cls0 < 0 && !padded[cl]) cls0 = cl;
-          cls[pc] = cl * O;  // row offset in base
-          pidx[pc] = ((int64_t)oh * sh * Wp + (int64_t)ow * sw) * Cw;  // window's first pixel
-          if (++ow == OW) ow = 0, ++oh;
-        }
-        cls0 = cls0 < 0 ? cls[0] : cls0 * O;
-        for (int pc = 0; pc < np; ++pc)
-          if (cls[pc] != cls0) {
-            fixpos[nfix] = pc;
-            fixcls[nfix++] = cls[pc];
-          }
-        for (const Piece& pz : pieces)
-          gather(Bt + (int64_t)pz.k * CH, xg + toff[pz.t] + pz.sw, pidx, np, pz.rs, pz.ls,
-                 pz.mask);
-        built = chunk;
+  // per position and per chunk: window offsets and classes (the main class of a chunk: a
+  // position without padded taps if there is one, else the first)
+  P.pidx.resize(P.OHW);
+  P.cls.resize(P.OHW);
+  for (int oh = 0, p = 0; oh < OH; ++oh)
+    for (int ow = 0; ow < OW; ++ow, ++p) {
+      P.pidx[p] = ((int64_t)oh * sh * P.Wp + (int64_t)ow * sw) * g.Cwords;
+      P.cls[p] = (rid[oh] * ncp + cid[ow]) * O;
+    }
+  for (int64_t ci = 0; ci < P.nchunks; ++ci) {
+    const int64_t p0 = ci * P.CH;
+    const int np = (int)std::min<int64_t>(P.CH, P.OHW - p0);
+    int c0 = -1;
+    for (int pc = 0; pc < np && c0 < 0; ++pc)
+      if (!padded[P.cls[p0 + pc] / O]) c0 = P.cls[p0 + pc];
+    if (c0 < 0) c0 = P.cls[p0];
+    P.cls0.push_back(c0);
+    P.fix0.push_back((int32_t)P.fixpos.size());
+    for (int pc = 0; pc < np; ++pc)
+      if (P.cls[p0 + pc] != c0) {
+        P.fixpos.push_back(pc);
+        P.fixcls.push_back(P.cls[p0 + pc]);
       }
-      const uint64_t* wblk = wt + ((int64_t)grp * g.OB + ob) * g.Kwords * LANES;
-      const int o0 = ob * LANES;
-      const int nl = std::min(LANES, g.Og - o0);
-      const int64_t at = ((int64_t)n * ctotal + fz.out_coff + grp * g.Og + o0) * OHW + p0;
-      // the epilogue reads and writes nl rows of np floats OH*OW apart, segments too short for
-      // the hardware prefetcher: fetch them while the popcount tile runs
-      for (int l = 0; l < nl; ++l) {
-        const float* ro = out + at + (int64_t)l * OHW;
-        const float* rr = fz.residual ? fz.residual + at + (int64_t)l * OHW : nullptr;
-        for (int pc = 0; pc < np; pc += 16) {
-          __builtin_prefetch(ro + pc, 1, 2);
-          if (rr) __builtin_prefetch(rr + pc, 0, 2);
-        }
-      }
-      tile(wblk, Bt, CH, g.Kwords, npad, nl, cnt, CH);
-      EpiArgs e;
-      e.cnt = cnt;
-      e.ldc = CH;
-      // few positions of other classes: a vector pass with the main class, then those
-      // recomputed; else (many borders, small images) a per-position class lookup
-      e.cls = 8 * nfix > np ? cls : nullptr;
-      e.cls0 = cls0;
-      e.np = np;
-      e.fixpos = fixpos;
-      e.fixcls = fixcls;
-      e.nfix = nfix;
-      e.fixbits = fixbits;
-      e.base = base.data();
-      e.nl = nl;
-      e.o0 = grp * g.Og + o0;
-      e.scale = scale;
-      e.bias = bias;
-      e.post_alpha = fz.post_alpha;
-      e.post_beta = fz.post_beta;
-      e.act_pos = fz.act_pos;
-      e.act_neg = fz.act_neg;
-      e.next_alpha = fz.next_alpha;
-      e.next_beta = fz.next_beta;
-      e.out = out + at;
-      e.res = fz.residual ? fz.residual + at : nullptr;
-      e.ostride = OHW;
-      e.nbits = nbits;
-      epi(e);
-      if (fz.next_packed) {  // block ob holds channels [32 ob, 32 ob + 32): 32-bit half ob
-        for (int pc = 0; pc < np; ++pc) {
-          uint32_t* dstw =
-              reinterpret_cast<uint32_t*>(fz.next_packed + ((int64_t)n * OHW + p0 + pc) * NCw);
-          dstw[ob] = nbits[pc];
-        }
-      }
+    P.nfix.push_back((int32_t)P.fixpos.size() - P.fix0.back());
+  }
+  P.sched = P.chunks >= 4 * P.nthreads ? g.OB : 1;
+  return 0;
+}
+
+// 1) rows [h0, h0 + R) of plane (n, grp) of the padded input xp[n][grp][Hp][Wp][Cwords]:
+// the side borders hold the padding value's bits (zero padding leaves 0 bits = -1 there and
+// the epilogue removes those taps again), the inside the sign bits of x, or a copy of the
+// packed input ([n][h][w][Cwords])
+static void pack_item(const Plan& P, const Call& c, uint64_t* xp, int64_t it, uint64_t* tmp) {
+  const Geometry& g = P.g;
+  const int Cw = g.Cwords, Wp = P.Wp, W = g.W, pw = g.pw;
+  const int h0 = (int)(it % P.spans) * P.R, grp = (it / P.spans) % g.G,
+            n = it / (P.spans * g.G);
+  const int nrows = std::min(P.R, g.H - h0);
+  uint64_t* row0 = xp + (int64_t)(n * g.G + grp) * P.plane + (int64_t)(h0 + g.ph) * Wp * Cw;
+  for (int r = 0; r < nrows; ++r) {
+    uint64_t* row = row0 + (int64_t)r * Wp * Cw;
+    std::fill(row, row + (int64_t)pw * Cw, P.padword);
+    std::fill(row + (int64_t)(pw + W) * Cw, row + (int64_t)Wp * Cw, P.padword);
+    if (c.xpacked)
+      std::memcpy(row + (int64_t)pw * Cw, c.xpacked + ((int64_t)n * g.H + h0 + r) * W * Cw,
+                  sizeof(uint64_t) * W * Cw);
+  }
+  if (!c.xpacked)
+    P.pack_rows(c.x, g, n, grp, h0, nrows, row0 + (int64_t)pw * Cw, (int64_t)Wp * Cw, tmp,
+                P.in_alpha, P.in_beta);
+}
+
+// A thread's scratch for the chunks: gathered windows, counts, next-layer bits.
+struct Scratch {
+  uint64_t* Bt;
+  int32_t* cnt;
+  uint32_t* nbits;
+  uint32_t* fixbits;
+  int64_t built = -1;  // the chunk whose windows Bt holds
+  explicit Scratch(const Plan& P)
+      : Bt(thread_buffer<uint64_t, 2>((size_t)P.g.Kwords * P.CH)),
+        cnt(thread_buffer<int32_t, 5>((size_t)LANES * P.CH)),
+        nbits(thread_buffer<uint32_t, 6>(P.CH)),
+        fixbits(thread_buffer<uint32_t, 7>(P.CH)) {}
+};
+
+// 2) item `it` = (chunk of output positions, block ob of 32 output channels): gather the
+// chunk's windows transposed, Bt[Kwords][CH] (once per chunk), the popcount tile cnt[32][CH]
+// and the fused epilogue. Positions are flattened (oh * OW + ow), so a channel's outputs in a
+// chunk are contiguous.
+static void chunk_item(const Plan& P, const Call& c, const uint64_t* xp, int64_t it,
+                       Scratch& s) {
+  const Geometry& g = P.g;
+  const int64_t chunk = it / g.OB;
+  const int ob = it % g.OB;
+  const int64_t ci = chunk % P.nchunks;
+  const int grp = (chunk / P.nchunks) % g.G, n = chunk / (P.nchunks * g.G);
+  const int64_t p0 = ci * P.CH, OHW = P.OHW;
+  const int np = (int)std::min<int64_t>(P.CH, OHW - p0), npad = (np + 7) / 8 * 8;
+  if (chunk != s.built) {
+    const uint64_t* xg = xp + (int64_t)(n * g.G + grp) * P.plane;
+    const int64_t* pidx = P.pidx.data() + p0;
+    for (const Plan::Piece& pz : P.pieces)
+      P.gather(s.Bt + (int64_t)pz.k * P.CH, xg + P.toff[pz.t] + pz.sw, pidx, np, pz.rs, pz.ls,
+               pz.mask);
+    s.built = chunk;
+  }
+  const uint64_t* wblk = P.wt + ((int64_t)grp * g.OB + ob) * g.Kwords * LANES;
+  const int o0 = ob * LANES;
+  const int nl = std::min(LANES, g.Og - o0);
+  const int64_t at = ((int64_t)n * P.ctotal + P.fz.out_coff + grp * g.Og + o0) * OHW + p0;
+  // the epilogue reads and writes nl rows of np floats OH*OW apart, segments too short for
+  // the hardware prefetcher: fetch them while the popcount tile runs
+  for (int l = 0; l < nl; ++l) {
+    const float* ro = c.out + at + (int64_t)l * OHW;
+    const float* rr = c.residual ? c.residual + at + (int64_t)l * OHW : nullptr;
+    for (int pc = 0; pc < np; pc += 16) {
+      __builtin_prefetch(ro + pc, 1, 2);
+      if (rr) __builtin_prefetch(rr + pc, 0, 2);
     }
   }
+  P.tile(wblk, s.Bt, P.CH, g.Kwords, npad, nl, s.cnt, P.CH);
+  EpiArgs e;
+  e.cnt = s.cnt;
+  e.ldc = P.CH;
+  // few positions of other classes: a vector pass with the main class, then those
+  // recomputed; else (many borders, small images) a per-position class lookup
+  const int nfix = P.nfix[ci];
+  e.cls = 8 * nfix > np ? P.cls.data() + p0 : nullptr;
+  e.cls0 = P.cls0[ci];
+  e.np = np;
+  e.fixpos = P.fixpos.data() + P.fix0[ci];
+  e.fixcls = P.fixcls.data() + P.fix0[ci];
+  e.nfix = nfix;
+  e.fixbits = s.fixbits;
+  e.base = P.base.data();
+  e.nl = nl;
+  e.o0 = grp * g.Og + o0;
+  e.scale = P.scale;
+  e.bias = P.bias;
+  e.post_alpha = P.fz.post_alpha;
+  e.post_beta = P.fz.post_beta;
+  e.act_pos = P.fz.act_pos;
+  e.act_neg = P.fz.act_neg;
+  e.next_alpha = P.fz.next_alpha;
+  e.next_beta = P.fz.next_beta;
+  e.out = c.out + at;
+  e.res = c.residual ? c.residual + at : nullptr;
+  e.ostride = OHW;
+  e.nbits = s.nbits;
+  P.epi(e);
+  if (c.next_packed) {  // block ob holds channels [32 ob, 32 ob + 32): 32-bit half ob
+    for (int pc = 0; pc < np; ++pc) {
+      uint32_t* dstw =
+          reinterpret_cast<uint32_t*>(c.next_packed + ((int64_t)n * OHW + p0 + pc) * P.NCw);
+      dstw[ob] = s.nbits[pc];
+    }
+  }
+}
+
+static int plan_run(const Plan& P, const Call& c) {
+  if (!c.out || (P.fz.packed_input ? !c.xpacked : !c.x) ||
+      (P.fz.next_bits != (c.next_packed != nullptr)) || (P.fz.residual != (c.residual != nullptr)))
+    return -9;
+  const Geometry& g = P.g;
+  const int nthreads = threads_for_work(P.nthreads, P.work);
+  uint64_t* const xp = thread_buffer<uint64_t, 0>((size_t)(g.N * g.G * P.plane));
+  const int64_t rowlen = (int64_t)P.Wp * g.Cwords;
+  for (int64_t pl = 0; pl < (int64_t)g.N * g.G; ++pl) {  // top and bottom border rows
+    uint64_t* b = xp + pl * P.plane;
+    std::fill(b, b + (int64_t)g.ph * rowlen, P.padword);
+    std::fill(b + (int64_t)(g.ph + g.H) * rowlen, b + P.plane, P.padword);
+  }
+  const int64_t items = P.chunks * g.OB;
+  if (nthreads <= 1) {  // no OpenMP team at all: small layers run on the calling thread
+    uint64_t* tmp = thread_buffer<uint64_t, 1>((size_t)P.R * g.W);
+    for (int64_t it = 0; it < P.items_in; ++it) pack_item(P, c, xp, it, tmp);
+    Scratch s(P);
+    for (int64_t it = 0; it < items; ++it) chunk_item(P, c, xp, it, s);
+    return 0;
+  }
+  // one parallel region: the packing, a barrier, the chunks. Dynamic schedules: on a shared
+  // machine a preempted thread does not hold up the others; OB items share one chunk's window
+  // gather unless chunks are few
+  const int sched = P.sched;
+#pragma omp parallel num_threads(nthreads)
+  {
+    uint64_t* tmp = thread_buffer<uint64_t, 1>((size_t)P.R * g.W);
+#pragma omp for schedule(dynamic, 2)
+    for (int64_t it = 0; it < P.items_in; ++it) pack_item(P, c, xp, it, tmp);
+    Scratch s(P);
+#pragma omp for schedule(dynamic, sched)
+    for (int64_t it = 0; it < items; ++it) chunk_item(P, c, xp, it, s);
+  }
   return 0;
+}
+
+// One call without a kept plan (the plan is built and dropped).
+static int conv_once(const Call& c, int N, int C, int H, int W, const uint64_t* wt,
+                     const int32_t* tap_pop, int O, int G, int KH, int KW, int sh, int sw,
+                     int ph, int pw, int dh, int dw, int pad_mode, const float* scale,
+                     const float* bias, int OH, int OW, int nthreads, int isa,
+                     const float* in_alpha, const float* in_beta, const Fuse& fz) {
+  try {
+    Plan P;
+    int rc = plan_init(P, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw,
+                       pad_mode, scale, bias, OH, OW, nthreads, isa, in_alpha, in_beta, fz);
+    return rc != 0 ? rc : plan_run(P, c);
+  } catch (...) {  // std::bad_alloc: no exception crosses the C ABI
+    return -10;
+  }
 }
 
 // x: float [N, C, H, W] contiguous; wt: [G][OB][Kwords][32] uint64; tap_pop: int32 [O][KH*KW]
@@ -829,8 +931,29 @@ int bnn_conv2d(const float* x, int N, int C, int H, int W, const uint64_t* wt,
                int pw, int dh, int dw, int pad_mode, const float* scale, const float* bias,
                float* out, int OH, int OW, int nthreads, int isa, const float* in_alpha,
                const float* in_beta) {
-  return conv_impl(x, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode,
-                   scale, bias, out, OH, OW, nthreads, isa, in_alpha, in_beta, Fuse());
+  return conv_once(Call{x, nullptr, out, nullptr, nullptr}, N, C, H, W, wt, tap_pop, O, G, KH,
+                   KW, sh, sw, ph, pw, dh, dw, pad_mode, scale, bias, OH, OW, nthreads, isa,
+                   in_alpha, in_beta, Fuse());
+}
+
+static Fuse make_fuse(bool packed_input, int out_ctotal, int out_coff, const float* act_pos,
+                      const float* act_neg, bool next_bits, const float* next_alpha,
+                      const float* next_beta, bool residual, const float* post_alpha,
+                      const float* post_beta, int order) {
+  Fuse fz;
+  fz.packed_input = packed_input;
+  fz.out_ctotal = out_ctotal;
+  fz.out_coff = out_coff;
+  fz.act_pos = act_pos;
+  fz.act_neg = act_neg;
+  fz.next_bits = next_bits;
+  fz.next_alpha = next_alpha;
+  fz.next_beta = next_beta;
+  fz.residual = residual;
+  fz.post_alpha = post_alpha;
+  fz.post_beta = post_beta;
+  fz.order = order;
+  return fz;
 }
 
 // bnn_conv2d plus the chain options of struct Fuse (see there).
@@ -843,21 +966,62 @@ int bnn_conv2d_chain(const float* x, int N, int C, int H, int W, const uint64_t*
                      const float* next_alpha, const float* next_beta, uint64_t* next_packed,
                      const float* residual, const float* post_alpha, const float* post_beta,
                      int order) {
-  Fuse fz;
-  fz.xpacked = xpacked;
-  fz.out_ctotal = out_ctotal;
-  fz.out_coff = out_coff;
-  fz.act_pos = act_pos;
-  fz.act_neg = act_neg;
-  fz.next_alpha = next_alpha;
-  fz.next_beta = next_beta;
-  fz.next_packed = next_packed;
-  fz.residual = residual;
-  fz.post_alpha = post_alpha;
-  fz.post_beta = post_beta;
-  fz.order = order;
-  return conv_impl(x, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode,
-                   scale, bias, out, OH, OW, nthreads, isa, in_alpha, in_beta, fz);
+  const Fuse fz = make_fuse(xpacked != nullptr, out_ctotal, out_coff, act_pos, act_neg,
+                            next_packed != nullptr, next_alpha, next_beta, residual != nullptr,
+                            post_alpha, post_beta, order);
+  return conv_once(Call{xpacked ? nullptr : x, xpacked, out, next_packed, residual}, N, C, H, W,
+                   wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode, scale, bias, OH,
+                   OW, nthreads, isa, in_alpha, in_beta, fz);
 }
+
+// A kept plan: the arguments of bnn_conv2d_chain without the per-call pointers (x, out,
+// xpacked, next_packed, residual), whose use is declared by packed_input, next_bits and
+// residual (0/1). The pointers given here (wt, tap_pop, scale, ..., post_beta) must stay valid
+// and unchanged while the plan is used: the padding table is computed from tap_pop now.
+// Returns the plan, or null with the error code in *status (as bnn_conv2d_chain's).
+void* bnn_conv2d_plan(int N, int C, int H, int W, const uint64_t* wt, const int32_t* tap_pop,
+                      int O, int G, int KH, int KW, int sh, int sw, int ph, int pw, int dh,
+                      int dw, int pad_mode, const float* scale, const float* bias, int OH,
+                      int OW, int nthreads, int isa, const float* in_alpha,
+                      const float* in_beta, int packed_input, int out_ctotal, int out_coff,
+                      const float* act_pos, const float* act_neg, int next_bits,
+                      const float* next_alpha, const float* next_beta, int residual,
+                      const float* post_alpha, const float* post_beta, int order,
+                      int* status) {
+  int rc = -10;
+  Plan* P = nullptr;
+  try {
+    P = new Plan;
+    rc = plan_init(*P, N, C, H, W, wt, tap_pop, O, G, KH, KW, sh, sw, ph, pw, dh, dw, pad_mode,
+                   scale, bias, OH, OW, nthreads, isa, in_alpha, in_beta,
+                   make_fuse(packed_input != 0, out_ctotal, out_coff, act_pos, act_neg,
+                             next_bits != 0, next_alpha, next_beta, residual != 0, post_alpha,
+                             post_beta, order));
+  } catch (...) {
+    rc = -10;
+  }
+  if (rc != 0) {
+    delete P;
+    P = nullptr;
+  }
+  if (status) *status = rc;
+  return P;
+}
+
+// Run a kept plan: x (float input) or xpacked (packed input) as the plan declares, out,
+// next_packed (zeroed, when declared) and residual (when declared). Returns 0, or -9 when the
+// pointers do not match the plan's declaration. The thread count is the plan's, capped by the
+// work under the current bnn_min_work_per_thread().
+int bnn_conv2d_run(const void* plan, const float* x, const uint64_t* xpacked, float* out,
+                   uint64_t* next_packed, const float* residual) {
+  if (!plan) return -9;
+  try {
+    return plan_run(*static_cast<const Plan*>(plan), Call{x, xpacked, out, next_packed, residual});
+  } catch (...) {
+    return -10;
+  }
+}
+
+void bnn_conv2d_plan_free(void* plan) { delete static_cast<Plan*>(plan); }
 
 }  // extern "C"
