@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from .block_patterns import BlockPatterns
 from .chain import _activation, _f32, _ptr
 from .norm_terms import batchnorm_terms as post_norm_terms
+from .kernel_plan import KernelPlan, conv_plan_args
 from .packed_conv import PackedBinaryConv2d, _isa
 
 __all__ = [
@@ -128,7 +129,7 @@ class _BlockPlan:
         self.slots = [(d, name, t, None if t is None else t._version)
                       for m in mods[:6] for d in (m._parameters, m._buffers)
                       for name, t in d.items()]
-        self.calls: dict = {}
+        self.calls: dict = {}  # (input shape, threads, ...) -> (plan 1, plan 2, next norm)
 
     def valid(self, block: nn.Module, attrs: Tuple[str, ...]) -> bool:
         for a, m in zip(attrs[:7], self.mods):
@@ -176,44 +177,34 @@ def _out_size(conv: PackedBinaryConv2d, h: int, w: int) -> Tuple[int, int]:
     return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
 
-def _call_args(step: _ConvStep, shape: Tuple[int, int, int, int], packed_input: bool,
-               next_norm: Optional[Tuple[Tensor, Tensor]], threads: int) -> tuple:
-    """The constant parts of one ``bnn_conv2d_chain`` call: (args before the output pointer,
-    args between it and the packed input, args between that and the packed output, args
-    after the residual, output shape)."""
+def _step_plan(step: _ConvStep, shape: Tuple[int, int, int, int], packed_input: bool,
+               next_norm: Optional[Tuple[Tensor, Tensor]], want_bits: bool,
+               threads: int) -> KernelPlan:
+    """The kernel plan of one conv step in the Bi-Real order (residual, post-conv BatchNorm,
+    activation; the sign bits of ``next_norm(output)`` when ``want_bits``) on an input of
+    ``shape`` (N, C, H, W), float or (``packed_input``) packed."""
     conv = step.conv
-    n, c, h, w = shape
-    oh, ow = _out_size(conv, h, w)
-    o = conv.out_channels
     ia, ib = (None, None) if packed_input else (step.in_alpha, step.in_beta)
     na, nb = next_norm if next_norm is not None else (None, None)
-    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
-    return ((n, c, h, w, _ptr(step.wt), _ptr(step.tap_pop), o, 1, kh, kw, sh, sw, ph, pw, 1, 1,
-             conv.pad_value, _ptr(step.scale), _ptr(step.bias)),
-            (oh, ow, threads, _isa(None), _ptr(ia), _ptr(ib)),
-            (o, 0, _ptr(step.act_pos), _ptr(step.act_neg), _ptr(na), _ptr(nb)),
-            (_ptr(step.post_alpha), _ptr(step.post_beta), 1), (n, o, oh, ow))
+    return KernelPlan(**conv_plan_args(conv, shape, threads, _isa(None), step.wt, step.tap_pop,
+                                       step.scale, step.bias, ia, ib),
+                      packed_input=packed_input, act_pos=step.act_pos, act_neg=step.act_neg,
+                      next_bits=want_bits, next_alpha=na, next_beta=nb, residual=True,
+                      post_alpha=step.post_alpha, post_beta=step.post_beta, order=1)
 
 
-def _run_step(lib, step: _ConvStep, x: Optional[Tensor], xbits: Optional[Tensor],
-              shape: Tuple[int, int, int, int], residual: Tensor,
-              next_norm: Optional[Tuple[Tensor, Tensor]], want_bits: bool, threads: int,
-              args: Optional[tuple] = None) -> Tuple[Tensor, Optional[Tensor]]:
-    """One ``bnn_conv2d_chain`` call in the Bi-Real order (``args``: its
-    :func:`_call_args`, computed when not given); returns (float output, packed sign bits of
-    ``next_norm(output)`` or None)."""
-    if args is None:
-        args = _call_args(step, shape, xbits is not None, next_norm, threads)
-    pre, mid, fuse, post, out_shape = args
-    n, o, oh, ow = out_shape
-    out = torch.empty(out_shape)
-    bits = torch.zeros(n, oh, ow, (o + 63) // 64, dtype=torch.int64) if want_bits else None
-    rc = lib.bnn_conv2d_chain(None if xbits is not None else x.data_ptr(), *pre,
-                              out.data_ptr(), *mid, _ptr(xbits), *fuse, _ptr(bits),
-                              residual.data_ptr(), *post)
+def _run_step(plan: KernelPlan, x: Optional[Tensor], xbits: Optional[Tensor],
+              residual: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+    """One kernel call of a step's plan (:func:`_step_plan`) on ``x`` or its packed bits
+    ``xbits``; returns (float output, packed sign bits or None)."""
+    out = torch.empty(plan.out_shape)
+    n, o, oh, ow = plan.out_shape
+    bits = torch.empty(n, oh, ow, (o + 63) // 64, dtype=torch.int64) \
+        if plan.args['next_bits'] else None  # (every word is written)
+    rc = plan.run(None if xbits is not None else x.data_ptr(), _ptr(xbits), out.data_ptr(),
+                  _ptr(bits), residual.data_ptr())
     if rc != 0:
-        raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for '
-                         f'{step.conv}')
+        raise ValueError(f'bnn_conv2d_run rejected its arguments (code {rc})')
     return out, bits
 
 
@@ -227,7 +218,6 @@ def _fused(block: nn.Module, x: Tensor, xbits: Optional[Tensor] = None,
     """The fused block on ``x`` (and its packed sign bits ``xbits``, when given); with
     ``next_step`` also the packed input bits of that step's conv. None when the block or the
     input does not fit."""
-    from .build import load_library
     plan = _plan(block)
     if plan is None or plan.parts is None or x.dim() != 4 or x.dtype != torch.float32 or \
             x.device.type != 'cpu':
@@ -247,19 +237,16 @@ def _fused(block: nn.Module, x: Tensor, xbits: Optional[Tensor] = None,
             return None
         mid_shape = (n, s1.conv.out_channels, oh, ow)
         calls = plan.calls[key] = (
-            _call_args(s1, tuple(x.shape), xbits is not None, _in_norm(s2), threads),
-            _call_args(s2, mid_shape, True, nxt, threads), nxt)
+            _step_plan(s1, tuple(x.shape), xbits is not None, _in_norm(s2), True, threads),
+            _step_plan(s2, mid_shape, True, nxt, next_step is not None, threads), nxt)
     x = x.contiguous()
     down = plan.mods[6]
     identity = x if down is None else down(x)
-    if identity.shape != calls[0][4] or identity.dtype != torch.float32:
+    if identity.shape != calls[0].out_shape or identity.dtype != torch.float32:
         return None
     identity = identity.contiguous()
-    lib = load_library()
-    y, ybits = _run_step(lib, s1, x, xbits, tuple(x.shape), identity, None, True, threads,
-                         calls[0])
-    return _run_step(lib, s2, None, ybits, calls[0][4], y, nxt, next_step is not None,
-                     threads, calls[1])
+    y, ybits = _run_step(calls[0], x, xbits, identity)
+    return _run_step(calls[1], None, ybits, y)
 
 
 def fused_basic_block_forward(block: nn.Module, x: Tensor) -> Tensor:
@@ -299,7 +286,6 @@ def kernel_rounds_like_torch() -> bool:
     (e.g. a kernel that rounds ``v * alpha + beta`` twice where torch's vectorised BatchNorm
     uses one fused multiply-add)."""
     import copy
-    from .build import load_library
     g = torch.Generator().manual_seed(14)
     c, h = 64, 8
     conv = PackedBinaryConv2d.from_signs(
@@ -319,7 +305,7 @@ def kernel_rounds_like_torch() -> bool:
         ref_conv.backend = 'torch'
         ref = act(norm(ref_conv(x)) + res)
     step = _step(conv, norm, act)
-    out, _ = _run_step(load_library(), step, x, None, tuple(x.shape), res, None, False, 1)
+    out, _ = _run_step(_step_plan(step, tuple(x.shape), False, None, False, 1), x, None, res)
     return torch.equal(out, ref)
 
 

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from .block_patterns import BlockPatterns
+from .kernel_plan import KernelPlan, conv_plan_args
 from .packed_conv import PackedBinaryConv2d, _isa
 
 # block class -> (attribute of the branch list, attribute of the shortcut)
@@ -118,13 +119,14 @@ def _f32(t: Optional[Tensor]) -> Optional[Tensor]:
 
 
 class _ChainPlan:
-    """The ctypes arguments of a chained block for one input shape, cached on the block.
+    """The kernel plans of a chained block for one input shape, cached on the block.
 
-    Everything but the four per-call pointers (input, output, residual, packed bits) is
-    resolved once: the parts, the kernel layouts and contiguous float32 scale, bias, norm and
-    slope tensors (kept alive here), and the argument tuples around the per-call pointers.
-    ``deps`` holds the identity and version of every parameter and buffer the plan was built
-    from and the identity of the branches' modules, so editing or replacing one rebuilds it.
+    Everything but the per-call pointers (input, output, residual, packed bits) is resolved
+    once: the parts, the kernel layouts and contiguous float32 scale, bias, norm and slope
+    tensors, and one :class:`KernelPlan` per branch (built on first use with and without a
+    residual). ``deps`` holds the identity and version of every parameter and buffer the plan
+    was built from and the identity of the branches' modules, so editing or replacing one
+    rebuilds it.
     """
 
     def __init__(self, block: nn.Module, parts: list, x: Tensor, key: tuple) -> None:
@@ -137,29 +139,34 @@ class _ChainPlan:
         self.holders = [m for m in modules if m._parameters or m._buffers]
         self.deps = _plan_deps(self.holders)
         self.out_shape = (n, sum(p[0].out_channels for p in parts), h, w)
-        self.keep, self.calls, offset = [], [], 0
+        self.args, offset = [], 0
         self.words, words = [], 0  # where each branch's next-layer bits start (int64 words)
         isa, threads = _isa(None), torch.get_num_threads()
         for i, (conv, act_pos, act_neg) in enumerate(parts):
             nxt = parts[i + 1][0] if i + 1 < len(parts) else None
             wt, tp = conv._kernel_buffers()
             o = conv.out_channels
-            sc, bs = _f32(conv.scale), _f32(conv.bias)
             ia, ib = (_f32(conv.in_alpha), _f32(conv.in_beta)) if i == 0 else (None, None)
             na, nb = (_f32(nxt.in_alpha), _f32(nxt.in_beta)) if nxt is not None else (None, None)
-            self.keep += [wt, tp, sc, bs, ia, ib, na, nb, act_pos, act_neg]
-            (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
-            self.calls.append((
-                (n, conv.in_channels, h, w, _ptr(wt), _ptr(tp), o, 1, kh, kw, 1, 1, ph, pw, 1, 1,
-                 conv.pad_value, _ptr(sc), _ptr(bs)),
-                (h, w, threads, isa, _ptr(ia), _ptr(ib)),
-                (self.out_shape[1], offset, _ptr(act_pos), _ptr(act_neg), _ptr(na), _ptr(nb)),
-                nxt is not None))
-            self.words.append(words)
+            self.args.append(dict(
+                conv_plan_args(conv, (n, conv.in_channels, h, w), threads, isa, wt, tp,
+                               _f32(conv.scale), _f32(conv.bias), ia, ib),
+                packed_input=i > 0, out_ctotal=self.out_shape[1], out_coff=offset,
+                act_pos=act_pos, act_neg=act_neg, next_bits=nxt is not None, next_alpha=na,
+                next_beta=nb))
+            self.words.append(words if nxt is not None else None)
             if nxt is not None:
                 words += n * h * w * ((o + 63) // 64)
             offset += o
         self.total_words = words
+        self.plans: dict = {}  # with a residual or not -> one KernelPlan per branch
+
+    def branch_plans(self, residual: bool) -> list:
+        plans = self.plans.get(residual)
+        if plans is None:
+            plans = self.plans[residual] = [KernelPlan(**a, residual=residual)
+                                            for a in self.args]
+        return plans
 
     def valid(self, block: nn.Module) -> bool:
         branches = getattr(block, CHAIN_BLOCKS.get(type(block))[0])
@@ -190,7 +197,6 @@ def _plan_deps(modules: list) -> tuple:
 def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
     """Forward of a registered block as a packed chain (falls back to the block's own forward
     for inputs the kernel does not take). (N, C, H, W) -> (N, sum of branch widths, H, W)."""
-    from .build import load_library
     if x.dim() != 4 or x.dtype != torch.float32 or x.device.type != 'cpu':
         return type(block).forward(block, x)
     key = (x.shape, torch.get_num_threads(), _isa(None))
@@ -212,17 +218,15 @@ def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
             return type(block).forward(block, x)
         residual = residual.float().contiguous()
     out = torch.empty(plan.out_shape)
-    bits = torch.zeros(max(plan.total_words, 1), dtype=torch.int64) if plan.total_words else None
-    fn = load_library().bnn_conv2d_chain
+    bits = torch.empty(plan.total_words, dtype=torch.int64) if plan.total_words else None
     out_p, res_p = out.data_ptr(), _ptr(residual)
-    packed_p = None
-    for (pre, mid, fuse, has_next), word in zip(plan.calls, plan.words):
-        next_p = bits.data_ptr() + 8 * word if has_next else None
-        rc = fn(x.data_ptr() if packed_p is None else None, *pre, out_p, *mid, packed_p, *fuse,
-                next_p, res_p, None, None, 0)
+    x_p, packed_p = x.data_ptr(), None
+    for kplan, word in zip(plan.branch_plans(residual is not None), plan.words):
+        next_p = None if word is None else bits.data_ptr() + 8 * word
+        rc = kplan.run(x_p, packed_p, out_p, next_p, res_p)
         if rc != 0:
-            raise ValueError(f'bnn_conv2d_chain rejected its arguments (code {rc}) for {block}')
-        packed_p = next_p
+            raise ValueError(f'bnn_conv2d_run rejected its arguments (code {rc}) for {block}')
+        x_p, packed_p = None, next_p
     return out
 
 

@@ -13,7 +13,7 @@ import plugins  # noqa: F401
 import plugins.deploy.basic_block_chain as bbc
 from plugins.binary.activations import LearnableSlope
 from plugins.cls.resnets import BasicBlock
-from plugins.deploy import ExportReport, export_binary, load_library
+from plugins.deploy import ExportReport, export_binary
 from plugins.deploy.chain import unchain_blocks
 
 BINARY = dict(type='BinaryConv2d', scale='learned', scale_shape='channel')
@@ -103,7 +103,8 @@ def test_kernel_post_norm_rounds_like_torch():
     x = torch.randn(1, 64, 8, 8, generator=g)
     step = bbc._step(conv, norm, nn.Identity())
     zeros = torch.zeros(1, 64, 8, 8)
-    out, _ = bbc._run_step(load_library(), step, x, None, tuple(x.shape), zeros, None, False, 1)
+    out, _ = bbc._run_step(bbc._step_plan(step, tuple(x.shape), False, None, False, 1), x, None,
+                           zeros)
     conv.backend = 'torch'
     with torch.no_grad():
         ref = norm(conv(x)) + zeros
@@ -199,9 +200,9 @@ def test_stage_passes_sign_bits_between_blocks(monkeypatch):
     float_inputs = []
     run = bbc._run_step
 
-    def spy(lib, step, x, xbits, *args):
+    def spy(plan, x, xbits, *args):
         float_inputs.append(xbits is None)  # the kernel reads x only without bits
-        return run(lib, step, x, xbits, *args)
+        return run(plan, x, xbits, *args)
 
     monkeypatch.setattr(bbc, '_run_step', spy)
     x = torch.randn(2, 32, 13, 11)

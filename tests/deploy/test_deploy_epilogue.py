@@ -166,7 +166,7 @@ def run_case(lib, case, runs, gen):
                           next_beta=nb, residual=res is not None, post_alpha=pa, post_beta=pb,
                           order=case['order'])
         out = torch.full((n, ctotal, oh, ow), 7.0)
-        nxt = torch.zeros(n, oh, ow, -(-cout // 64), dtype=torch.int64)
+        nxt = torch.full((n, oh, ow, -(-cout // 64)), -1, dtype=torch.int64)  # all written
         for _ in range(2):  # a plan is reused
             rc = plan.run(None if xpacked is not None else x.data_ptr(), ptr(xpacked),
                           out.data_ptr(), nxt.data_ptr(), ptr(res))

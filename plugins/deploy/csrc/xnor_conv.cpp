@@ -32,7 +32,7 @@
 //   4. the epilogue: per channel one fused pass over its contiguous row of counts (integer
 //      convolution, scale, bias, post-conv BatchNorm, residual, activation, next layer's bit)
 //      writing a contiguous segment of the output channel; the padding correction is a table
-//      per window class (which taps are padded), border positions recomputed.
+//      per window class (which taps are padded), the border positions' integers patched.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -308,13 +308,10 @@ T* thread_buffer(size_t n) {
 struct EpiArgs {
   const int32_t* cnt;     // [32][ldc] popcounts
   int ldc;
-  const int32_t* cls;     // [np] the window class of every position (offset cl * O in base),
-                          // or null: class cls0 but for the nfix positions fixpos
   int cls0, np;           // the chunk's main window class (as an offset cl * O in base)
   const int32_t* fixpos;  // [nfix] positions of other classes (borders) and their classes
   const int32_t* fixcls;
   int nfix;
-  uint32_t* fixbits;      // [nfix] scratch
   const int32_t* base;    // [ncls][O] Cg * counted taps + 2 * popcount of the padded taps'
                           // weights: conv = base - 2 * count
   int nl, o0;             // channels in the block, global index of lane 0
@@ -344,19 +341,31 @@ template <int F>
 __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
   constexpr bool POST = F & F_POST, RES = F & F_RES, NEXT = F & F_NEXT, ORD1 = F & F_ORD1;
   constexpr int ACT = F / F_ACT;  // 1: v > 0 ? v : v * neg (PReLU); 2: v > 0 ? v * pos : v * neg
-  const int np = e.np, nfix = e.cls ? 0 : e.nfix;
-  if (NEXT) {
+  const int np = e.np, nfix = e.nfix;
+  if (NEXT)
     for (int p = 0; p < np; ++p) e.nbits[p] = 0;
-    for (int j = 0; j < nfix; ++j) e.fixbits[j] = 0;
+  // the integer convolutions of the block, iv[l][p]: every position as if of the chunk's main
+  // class (vector pass), then the other classes' positions (borders) patched (exact integers).
+  // Channel by channel in separate passes, so the scalar patches never read a vector store
+  // still in flight (patching right after each channel's vector pass stalled on store
+  // forwarding: 70 % of the epilogue's time at 56x56)
+  alignas(64) int32_t iv[LANES][CHMAX];
+  for (int l = 0; l < e.nl; ++l) {
+    const int32_t* __restrict c = e.cnt + (int64_t)l * e.ldc;
+    const int32_t b0 = e.base[e.o0 + l + e.cls0];
+    int32_t* __restrict ivl = iv[l];
+    for (int p = 0; p < np; ++p) ivl[p] = b0 - 2 * c[p];
   }
-  alignas(64) int32_t iv[CHMAX];
+  if (nfix)
+    for (int l = 0; l < e.nl; ++l) {
+      // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their
+      // weights again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count)
+      const int32_t* bo = e.base + e.o0 + l;
+      const int32_t b0 = bo[e.cls0];
+      for (int j = 0; j < nfix; ++j) iv[l][e.fixpos[j]] += bo[e.fixcls[j]] - b0;
+    }
   for (int l = 0; l < e.nl; ++l) {
     const int o = e.o0 + l;
-    const int32_t* __restrict c = e.cnt + (int64_t)l * e.ldc;
-    // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their weights
-    // again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count, exact integers)
-    const int32_t* bo = e.base + o;
-    const int32_t b0 = bo[e.cls0];
     // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
     const float sc = e.scale ? e.scale[o] : 1.f, bs = e.bias ? e.bias[o] : -0.f;
     const float pa = POST ? e.post_alpha[o] : 1.f, pb = POST ? e.post_beta[o] : 0.f;
@@ -391,31 +400,14 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
       if (RES && !ORD1) v = v + r[p];
       return v;
     };
+    const int32_t* __restrict ivl = iv[l];
     uint32_t* __restrict nbits = e.nbits;
-    const int32_t* __restrict cls = e.cls;
-    if (cls) {  // many borders (small images): each position's own class
-      for (int p = 0; p < np; ++p) iv[p] = bo[cls[p]] - 2 * c[p];  // (two loops vectorise)
-      for (int p = 0; p < np; ++p) {
-        uint32_t bit = 0;
-        dst[p] = value(iv[p], p, bit);
-        if (NEXT) nbits[p] |= bit << l;
-      }
-      continue;
-    }
-    for (int p = 0; p < np; ++p) {  // every position as if of the chunk's main class
+    for (int p = 0; p < np; ++p) {
       uint32_t bit = 0;
-      dst[p] = value(b0 - 2 * c[p], p, bit);
+      dst[p] = value(ivl[p], p, bit);
       if (NEXT) nbits[p] |= bit << l;
     }
-    for (int j = 0; j < nfix; ++j) {  // positions of other classes (borders): recomputed
-      const int p = e.fixpos[j];
-      uint32_t bit = 0;
-      dst[p] = value(bo[e.fixcls[j]] - 2 * c[p], p, bit);
-      if (NEXT) e.fixbits[j] |= bit << l;
-    }
   }
-  if (NEXT)
-    for (int j = 0; j < nfix; ++j) e.nbits[e.fixpos[j]] = e.fixbits[j];
 }
 
 using Epi = void (*)(const EpiArgs&);
@@ -544,7 +536,7 @@ int bnn_max_threads() {
 //    [out_coff, out_coff + O) (a concatenation built in place);
 //  * act_pos, act_neg [O]: post activation v > 0 ? v * act_pos : v * act_neg (PReLU:
 //    act_pos null = identity; LearnableSlope: both);
-//  * next_packed [n][oh][ow][ceil(O/64)] (zeroed by the caller): the sign bits of the next
+//  * next_packed [n][oh][ow][ceil(O/64)] (every word written): the sign bits of the next
 //    layer's input v * next_alpha + next_beta (its folded BatchNorm; null: v itself), v as
 //    given by `order` below;
 //  * residual: float with out's layout (its channels [out_coff, out_coff + O) are read);
@@ -588,7 +580,7 @@ struct Plan {
   Epi epi = nullptr;
   PackRows pack_rows = nullptr;
   Gather gather = nullptr;
-  int Hp = 0, Wp = 0, R = 1, CH = 8, sched = 1;
+  int Hp = 0, Wp = 0, R = 1, CH = 8;
   int64_t plane = 0, spans = 0, items_in = 0, OHW = 0, nchunks = 0, chunks = 0, work = 0;
   uint64_t padword = 0;
   // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
@@ -601,12 +593,14 @@ struct Plan {
   std::vector<int64_t> toff;  // word offset of tap t from the window's first pixel
   std::vector<int32_t> base;  // [ncls][O], see EpiArgs
   // per output position p = oh * OW + ow: word offset of its window's first pixel in the
-  // padded plane, and its window class (as the row offset cl * O in base)
+  // padded plane
   std::vector<int64_t> pidx;
-  std::vector<int32_t> cls;
   // per chunk of positions: its main class (offset in base), and the positions of other
   // classes (relative to the chunk's first position) with their classes, [fix0, fix0 + nfix)
   std::vector<int32_t> cls0, nfix, fix0, fixpos, fixcls;
+  // cost[i]: the work of items [0, i) (item = chunk-major (chunk, weight block), cost
+  // positions x channels), for splitting the items into contiguous, equal-work ranges
+  std::vector<int64_t> cost;
 };
 
 static int plan_init(Plan& P, int N, int C, int H, int W, const uint64_t* wt,
@@ -730,29 +724,35 @@ static int plan_init(Plan& P, int N, int C, int H, int W, const uint64_t* wt,
   // per position and per chunk: window offsets and classes (the main class of a chunk: a
   // position without padded taps if there is one, else the first)
   P.pidx.resize(P.OHW);
-  P.cls.resize(P.OHW);
+  std::vector<int32_t> cls(P.OHW);  // window class (as the row offset cl * O in base)
   for (int oh = 0, p = 0; oh < OH; ++oh)
     for (int ow = 0; ow < OW; ++ow, ++p) {
       P.pidx[p] = ((int64_t)oh * sh * P.Wp + (int64_t)ow * sw) * g.Cwords;
-      P.cls[p] = (rid[oh] * ncp + cid[ow]) * O;
+      cls[p] = (rid[oh] * ncp + cid[ow]) * O;
     }
   for (int64_t ci = 0; ci < P.nchunks; ++ci) {
     const int64_t p0 = ci * P.CH;
     const int np = (int)std::min<int64_t>(P.CH, P.OHW - p0);
     int c0 = -1;
     for (int pc = 0; pc < np && c0 < 0; ++pc)
-      if (!padded[P.cls[p0 + pc] / O]) c0 = P.cls[p0 + pc];
-    if (c0 < 0) c0 = P.cls[p0];
+      if (!padded[cls[p0 + pc] / O]) c0 = cls[p0 + pc];
+    if (c0 < 0) c0 = cls[p0];
     P.cls0.push_back(c0);
     P.fix0.push_back((int32_t)P.fixpos.size());
     for (int pc = 0; pc < np; ++pc)
-      if (P.cls[p0 + pc] != c0) {
+      if (cls[p0 + pc] != c0) {
         P.fixpos.push_back(pc);
-        P.fixcls.push_back(P.cls[p0 + pc]);
+        P.fixcls.push_back(cls[p0 + pc]);
       }
     P.nfix.push_back((int32_t)P.fixpos.size() - P.fix0.back());
   }
-  P.sched = P.chunks >= 4 * P.nthreads ? g.OB : 1;
+  P.cost.assign(1, 0);
+  for (int64_t chunk = 0; chunk < P.chunks; ++chunk) {
+    const int64_t ci = chunk % P.nchunks;
+    const int64_t npad = (std::min<int64_t>(P.CH, P.OHW - ci * P.CH) + 7) / 8 * 8;
+    for (int ob = 0; ob < g.OB; ++ob)
+      P.cost.push_back(P.cost.back() + npad * std::min(LANES, g.Og - ob * LANES));
+  }
   return 0;
 }
 
@@ -785,13 +785,11 @@ struct Scratch {
   uint64_t* Bt;
   int32_t* cnt;
   uint32_t* nbits;
-  uint32_t* fixbits;
   int64_t built = -1;  // the chunk whose windows Bt holds
   explicit Scratch(const Plan& P)
       : Bt(thread_buffer<uint64_t, 2>((size_t)P.g.Kwords * P.CH)),
         cnt(thread_buffer<int32_t, 5>((size_t)LANES * P.CH)),
-        nbits(thread_buffer<uint32_t, 6>(P.CH)),
-        fixbits(thread_buffer<uint32_t, 7>(P.CH)) {}
+        nbits(thread_buffer<uint32_t, 6>(P.CH)) {}
 };
 
 // 2) item `it` = (chunk of output positions, block ob of 32 output channels): gather the
@@ -819,30 +817,23 @@ static void chunk_item(const Plan& P, const Call& c, const uint64_t* xp, int64_t
   const int o0 = ob * LANES;
   const int nl = std::min(LANES, g.Og - o0);
   const int64_t at = ((int64_t)n * P.ctotal + P.fz.out_coff + grp * g.Og + o0) * OHW + p0;
-  // the epilogue reads and writes nl rows of np floats OH*OW apart, segments too short for
-  // the hardware prefetcher: fetch them while the popcount tile runs
-  for (int l = 0; l < nl; ++l) {
-    const float* ro = c.out + at + (int64_t)l * OHW;
-    const float* rr = c.residual ? c.residual + at + (int64_t)l * OHW : nullptr;
-    for (int pc = 0; pc < np; pc += 16) {
-      __builtin_prefetch(ro + pc, 1, 2);
-      if (rr) __builtin_prefetch(rr + pc, 0, 2);
+  // the epilogue reads nl rows of np residuals OH*OW apart, segments too short for the
+  // hardware prefetcher: fetch them while the popcount tile runs (the output rows are only
+  // written: prefetching them for writing measured slower)
+  if (c.residual)
+    for (int l = 0; l < nl; ++l) {
+      const float* rr = c.residual + at + (int64_t)l * OHW;
+      for (int pc = 0; pc < np; pc += 16) __builtin_prefetch(rr + pc, 0, 2);
     }
-  }
   P.tile(wblk, s.Bt, P.CH, g.Kwords, npad, nl, s.cnt, P.CH);
   EpiArgs e;
   e.cnt = s.cnt;
   e.ldc = P.CH;
-  // few positions of other classes: a vector pass with the main class, then those
-  // recomputed; else (many borders, small images) a per-position class lookup
-  const int nfix = P.nfix[ci];
-  e.cls = 8 * nfix > np ? P.cls.data() + p0 : nullptr;
   e.cls0 = P.cls0[ci];
   e.np = np;
   e.fixpos = P.fixpos.data() + P.fix0[ci];
   e.fixcls = P.fixcls.data() + P.fix0[ci];
-  e.nfix = nfix;
-  e.fixbits = s.fixbits;
+  e.nfix = P.nfix[ci];
   e.base = P.base.data();
   e.nl = nl;
   e.o0 = grp * g.Og + o0;
@@ -860,10 +851,13 @@ static void chunk_item(const Plan& P, const Call& c, const uint64_t* xp, int64_t
   e.nbits = s.nbits;
   P.epi(e);
   if (c.next_packed) {  // block ob holds channels [32 ob, 32 ob + 32): 32-bit half ob
+    // (the last block of an odd count also zeroes the unused upper half of the last word)
+    const bool upper = ob == g.OB - 1 && (ob & 1) == 0;
     for (int pc = 0; pc < np; ++pc) {
       uint32_t* dstw =
           reinterpret_cast<uint32_t*>(c.next_packed + ((int64_t)n * OHW + p0 + pc) * P.NCw);
       dstw[ob] = s.nbits[pc];
+      if (upper) dstw[ob + 1] = 0;
     }
   }
 }
@@ -889,18 +883,29 @@ static int plan_run(const Plan& P, const Call& c) {
     for (int64_t it = 0; it < items; ++it) chunk_item(P, c, xp, it, s);
     return 0;
   }
-  // one parallel region: the packing, a barrier, the chunks. Dynamic schedules: on a shared
-  // machine a preempted thread does not hold up the others; OB items share one chunk's window
-  // gather unless chunks are few
-  const int sched = P.sched;
+  // one parallel region: the packing, a barrier, the chunks. Static, contiguous shares: a
+  // thread packs the same rows and computes the same positions in every call, so a layer's
+  // output and the next layer's input stay in the cache of the core that wrote them (the
+  // earlier dynamic schedules moved chunks between cores from call to call: at 64 channels,
+  // 56x56, two threads ran 1.45x faster than one instead of 1.9x)
 #pragma omp parallel num_threads(nthreads)
   {
     uint64_t* tmp = thread_buffer<uint64_t, 1>((size_t)P.R * g.W);
-#pragma omp for schedule(dynamic, 2)
+#pragma omp for schedule(static)
     for (int64_t it = 0; it < P.items_in; ++it) pack_item(P, c, xp, it, tmp);
+    // items [lo, hi): this thread's share of equal work (chunks have unequal sizes)
+#ifdef _OPENMP
+    const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+#else
+    const int64_t t = 0, T = 1;
+#endif
+    const int64_t total = P.cost.back();
+    const int64_t lo = std::lower_bound(P.cost.begin(), P.cost.end(), total * t / T) -
+                       P.cost.begin();
+    const int64_t hi = std::lower_bound(P.cost.begin(), P.cost.end(), total * (t + 1) / T) -
+                       P.cost.begin();
     Scratch s(P);
-#pragma omp for schedule(dynamic, sched)
-    for (int64_t it = 0; it < items; ++it) chunk_item(P, c, xp, it, s);
+    for (int64_t it = lo; it < hi; ++it) chunk_item(P, c, xp, it, s);
   }
   return 0;
 }
@@ -1009,7 +1014,7 @@ void* bnn_conv2d_plan(int N, int C, int H, int W, const uint64_t* wt, const int3
 }
 
 // Run a kept plan: x (float input) or xpacked (packed input) as the plan declares, out,
-// next_packed (zeroed, when declared) and residual (when declared). Returns 0, or -9 when the
+// next_packed (when declared) and residual (when declared). Returns 0, or -9 when the
 // pointers do not match the plan's declaration. The thread count is the plan's, capped by the
 // work under the current bnn_min_work_per_thread().
 int bnn_conv2d_run(const void* plan, const float* x, const uint64_t* xpacked, float* out,
