@@ -19,7 +19,9 @@ of a variant's step to the mean of the two float steps run just before and after
 a load change between rounds), with its quartiles as the spread; ``page faults`` is the median
 number of minor page faults per step (see ``--keep-heap``); the ``*_unfused`` variants
 (not run by default) are the two-node sign-then-conv form that ``BinaryConv2d`` used before
-the fused sign + conv.
+the fused sign + conv; the ``*_torch`` variants (not run by default either) are the scalings
+with torch's elementwise ops instead of the C++ passes of ``plugins.binary.train_ops``
+(``native_ops=False``, as without a compiler or on GPU), for a before/after in one run.
 """
 from __future__ import annotations
 
@@ -51,8 +53,10 @@ VARIANTS = {
     # the two-node form (SignSTE, then conv) the fused sign + conv replaced, for comparison
     'channel_unfused': dict(scale='learned', scale_shape='channel', fuse_sign=False),
     'chw_unfused': dict(scale='learned', scale_shape='chw', fuse_sign=False),
+    # each scaling with torch's elementwise ops instead of the C++ passes (native_ops=False)
+    **{f'{name}_torch': dict(spec, native_ops=False) for name, spec in SCALINGS.items()},
 }
-DEFAULT_VARIANTS = [v for v in VARIANTS if not v.endswith('_unfused')]
+DEFAULT_VARIANTS = [v for v in VARIANTS if not v.endswith(('_unfused', '_torch'))]
 
 
 class NaiveBinaryConv(nn.Conv2d):
@@ -78,8 +82,10 @@ def build(name: str, c: int, size: int) -> nn.Module:
         return NaiveBinaryConv(c, c)
     spec = dict(spec)
     fuse = spec.pop('fuse_sign', True)
+    native = spec.pop('native_ops', True)
     layer = BinaryConv2d(c, c, 3, padding=1, bias=False, out_size=(size, size), **spec)
     layer.fuse_sign = fuse
+    layer.native_ops = native
     return layer
 
 

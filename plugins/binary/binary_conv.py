@@ -35,45 +35,50 @@ from torch.autograd.function import once_differentiable
 
 from .activations import build_post_activation
 from .latent import build_latent
-from .quantizers import build_quantizer, sign_bit, ste_grad, ste_saved
+from .quantizers import build_quantizer, sign_bit
 from .scaling import (FixedScale, LearnedScale, NoScale, XNORScale, activation_factor,
                       build_scaling)
+from .train_ops import scale_backward, scale_forward, sign_ste_backward, sign_ste_forward
 
 _DEFAULT_Q = dict(type='SignSTE')
 
 
+def _scale_grads(grad: Tensor, y: Tensor, s: Tensor, need_y: bool, need_s: bool,
+                 need_b: bool, native: bool):
+    """``(grad_y, grad_s, grad_b)`` of ``y * s + bias`` (see
+    :func:`~plugins.binary.train_ops.scale_backward`: one C++ pass on CPU float32, else torch
+    ops, the same bits; ``grad_s = sum_n grad[n] * y[n]`` without an (N, O, H, W) temporary)."""
+    grad_y, grad_s = scale_backward(grad, y, s, need_y, need_s, native)
+    if grad_s is not None and s.shape != grad_s.shape:  # s broadcast over a dim of size 1
+        grad_s = grad_s.sum_to_size(s.shape)
+    grad_b = grad.sum((0, 2, 3)) if need_b else None
+    return grad_y, grad_s, grad_b
+
+
 class _ScaleOutput(torch.autograd.Function):
-    """``out = y * s (+ bias)`` for a spatial scale ``s`` (O, H, W), with a backward that
-    accumulates ``grad_s = sum_n grad[n] * y[n]`` in place (no (N, O, H, W) temporary)."""
+    """``out = y * s (+ bias)`` for a spatial scale ``s`` (O, H, W) or (H, W) (the layers whose
+    sign cannot be fused into the convolution; otherwise :class:`_SignConv2d` does this)."""
 
     @staticmethod
-    def forward(ctx, y: Tensor, s: Tensor, bias: Optional[Tensor]) -> Tensor:  # type: ignore
+    def forward(ctx, y: Tensor, s: Tensor, bias: Optional[Tensor],  # type: ignore
+                native: bool = True) -> Tensor:
         ctx.save_for_backward(y, s)
-        ctx.has_bias = bias is not None
-        if bias is None:
-            return y * s
-        return torch.addcmul(bias.view(1, -1, 1, 1), y, s)
+        ctx.has_bias, ctx.native = bias is not None, native
+        return scale_forward(y, s, bias, native)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         y, s = ctx.saved_tensors
-        grad_y = grad * s if ctx.needs_input_grad[0] else None
-        grad_s = grad_b = None
-        if ctx.needs_input_grad[1]:
-            grad_s = grad[0] * y[0]
-            for n in range(1, grad.shape[0]):
-                grad_s.addcmul_(grad[n], y[n])
-            if s.shape != grad_s.shape:  # s broadcast over a dim of size 1
-                grad_s = grad_s.sum_to_size(s.shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad.sum((0, 2, 3))
-        return grad_y, grad_s, grad_b
+        need = ctx.needs_input_grad
+        return _scale_grads(grad, y, s, need[0], need[1], ctx.has_bias and need[2],
+                            ctx.native) + (None, )
 
 
 class _SignConv2d(torch.autograd.Function):
     """``conv2d(sign_bit(x), weight, bias)`` whose backward gives ``x`` the clipped
     straight-through gradient, as one autograd node (training path of :class:`BinaryConv2d`
-    when its activation quantiser reports :meth:`~plugins.binary.SignSTE.fused_ste`).
+    when its activation quantiser reports :meth:`~plugins.binary.SignSTE.fused_ste`); with a
+    spatial scale ``s``, ``conv2d(sign_bit(x), weight) * s + bias`` (as :class:`_ScaleOutput`).
 
     The values are those of the two-node form ``conv2d(SignSTE(x), ...)`` (same aten ops:
     ``copysign``, ``convolution``, ``convolution_backward``, ``hardtanh_backward``); what is
@@ -81,35 +86,56 @@ class _SignConv2d(torch.autograd.Function):
     convolution backward has just allocated (no second input-sized tensor, no page faults on
     a fresh allocation) and one autograd node and Python call less. Device agnostic.
 
-    Shapes: x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O, ) or None ->
-    (N, O, H_out, W_out).
+    With ``native`` (CPU contiguous float32 tensors) the elementwise passes are the C++ ones
+    of :mod:`plugins.binary.train_ops`, same values: the sign also writes the
+    straight-through mask as bits (the backward reads those instead of ``x``), and with a
+    spatial scale the backward computes ``grad * s`` and the scale's gradient in one pass;
+    their outputs reuse pooled memory (no page faults on fresh allocations).
+
+    Shapes: x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O, ) or None, spatial
+    (O, H_out, W_out) or (H_out, W_out) or None -> (N, O, H_out, W_out).
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],  # type: ignore
                 clip: Optional[float], save_mask: bool, stride, padding, dilation,
-                groups: int) -> Tensor:
-        xb = sign_bit(x)
+                groups: int, spatial: Optional[Tensor] = None, native: bool = True) -> Tensor:
+        xb, saved, ctx.bits = sign_ste_forward(x, clip, save_mask, ctx.needs_input_grad[0],
+                                               native)
         ctx.geometry = (stride, padding, dilation, groups)
-        ctx.clip, ctx.save_mask = clip, save_mask
-        ctx.bias_sizes = None if bias is None else [bias.shape[0]]
-        saved = ste_saved(x, clip, save_mask) if ctx.needs_input_grad[0] else None
-        ctx.save_for_backward(xb, weight, saved)
-        return F.conv2d(xb, weight, bias, stride, padding, dilation, groups)
+        ctx.clip, ctx.save_mask, ctx.native = clip, save_mask, native
+        ctx.has_bias = bias is not None
+        ctx.scaled = spatial is not None
+        if spatial is None:
+            ctx.save_for_backward(xb, weight, saved)
+            return F.conv2d(xb, weight, bias, stride, padding, dilation, groups)
+        y = F.conv2d(xb, weight, None, stride, padding, dilation, groups)
+        ctx.save_for_backward(xb, weight, saved, y, spatial)
+        return scale_forward(y, spatial, bias, native)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        xb, weight, saved = ctx.saved_tensors
+        xb, weight, saved = ctx.saved_tensors[:3]
         stride, padding, dilation, groups = ctx.geometry
         need = ctx.needs_input_grad
-        mask = [need[0], need[1], ctx.bias_sizes is not None and need[2]]
-        grad_x, grad_w, grad_b = torch.ops.aten.convolution_backward(
-            grad, xb, weight, ctx.bias_sizes, stride, padding, dilation, False, [0, 0],
-            groups, mask)
+        grad_s = grad_b = None
+        if ctx.scaled:  # grad becomes the gradient of the unscaled convolution (or None)
+            y, spatial = ctx.saved_tensors[3:]
+            grad, grad_s, grad_b = _scale_grads(grad, y, spatial, need[0] or need[1], need[9],
+                                                ctx.has_bias and need[2], ctx.native)
+        bias_sizes = [weight.shape[0]] if ctx.has_bias and not ctx.scaled else None
+        mask = [need[0], need[1], bias_sizes is not None and need[2]]
+        grad_x = grad_w = None
+        if any(mask):
+            grad_x, grad_w, grad_conv_b = torch.ops.aten.convolution_backward(
+                grad, xb, weight, bias_sizes, stride, padding, dilation, False, [0, 0],
+                groups, mask)
+            if bias_sizes is not None:
+                grad_b = grad_conv_b
         if grad_x is not None:  # freshly allocated by convolution_backward: ours to modify
-            grad_x = ste_grad(grad_x, saved, ctx.clip, ctx.save_mask, inplace=True)
-        return grad_x, grad_w, grad_b, None, None, None, None, None, None
+            grad_x = sign_ste_backward(grad_x, saved, ctx.clip, ctx.save_mask, ctx.bits)
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None, grad_s, None
 
 
 class _BinaryMixin:
@@ -315,6 +341,9 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
     #: training computes sign + conv as one autograd node where the activation quantiser
     #: allows it (:class:`_SignConv2d`; same values); False forces the two-node form
     fuse_sign: bool = True
+    #: the backward of a spatial output scale runs as one C++ pass on CPU float32 tensors
+    #: (:mod:`plugins.binary.train_ops`; same values); False forces the torch ops
+    native_ops: bool = True
 
     def _fused_ste(self, device_type: str = 'cpu') -> Optional[Tuple[Optional[float], bool]]:
         """``(clip, save_mask)`` if the activation sign can be fused into the conv, else None
@@ -328,12 +357,16 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
 
     def _binary_conv(self, x: Tensor, xq: Optional[Tensor],
                      ste: Optional[Tuple[Optional[float], bool]], wq: Tensor,
-                     bias: Optional[Tensor]) -> Tensor:
-        """``conv(xq, wq) + bias``, or with ``xq=None`` the fused ``conv(sign(x), wq)``."""
+                     bias: Optional[Tensor], spatial: Optional[Tensor] = None) -> Tensor:
+        """``conv(xq, wq) * spatial + bias`` (no ``* spatial`` if it is None), or with
+        ``xq=None`` the fused ``conv(sign(x), wq) * spatial + bias``."""
         if xq is None:
             return _SignConv2d.apply(x, wq, bias, ste[0], ste[1], self.stride, self.padding,
-                                     self.dilation, self.groups)
-        return self._conv_forward(xq, wq, bias)
+                                     self.dilation, self.groups, spatial, self.native_ops)
+        if spatial is None:
+            return self._conv_forward(xq, wq, bias)
+        y = self._conv_forward(xq, wq, None)
+        return _ScaleOutput.apply(y, spatial, bias, self.native_ops)  # one pass: b + y * s
 
     def _out_size(self, x: Tensor) -> Tuple[int, int]:
         """(H_out, W_out) of this layer's convolution of ``x`` (N, C, H, W)."""
@@ -385,11 +418,7 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
             channel, spatial = self._scale_factors(w, self._out_size(x))
             if channel is not None:
                 wq = wq * channel.view(-1, 1, 1, 1)
-            if spatial is None:
-                y = self._binary_conv(x, xq, ste, wq, self.bias)
-            else:
-                y = self._binary_conv(x, xq, ste, wq, None)
-                y = _ScaleOutput.apply(y, spatial, self.bias)  # one pass: b + y * s
+            y = self._binary_conv(x, xq, ste, wq, self.bias, spatial)
         if self.post_act is not None:
             y = self.post_act(y)
         return y

@@ -1,4 +1,6 @@
-"""Lazy build and loading of the XNOR-popcount kernel library (``csrc/xnor_conv.cpp``).
+"""Lazy build and loading of the XNOR-popcount kernel library (``csrc/xnor_conv.cpp``), and of
+other plain C++ sources of the project (:func:`compiled_library`, e.g. the training passes of
+``plugins/binary/csrc/train_ops.cpp``).
 
 The kernel is plain C++ with a C ABI (no torch headers), so it compiles in 10-20 s with
 the system ``g++`` and is called through :mod:`ctypes`. It is compiled on first use, never at
@@ -63,22 +65,22 @@ def _build_dirs() -> list[Path]:
     return dirs
 
 
-def _source_key() -> str:
-    return hashlib.sha1(SOURCE.read_bytes()).hexdigest()[:12]
+def _source_key(source: Path = SOURCE) -> str:
+    return hashlib.sha1(source.read_bytes()).hexdigest()[:12]
 
 
-def _key(cxx: str) -> str:
+def _key(cxx: str, source: Path = SOURCE) -> str:
     """``<source hash>-<compiler and flags hash>``."""
     version = subprocess.run([cxx, '--version'], capture_output=True, text=True).stdout
     h = hashlib.sha1(version.encode())
     h.update(' '.join(FLAGS).encode())
-    return f'{_source_key()}-{h.hexdigest()[:8]}'
+    return f'{_source_key(source)}-{h.hexdigest()[:8]}'
 
 
-def _prebuilt() -> Optional[Path]:
+def _prebuilt(source: Path = SOURCE) -> Optional[Path]:
     """A library built from this source by any compiler (for machines without one)."""
     for d in _build_dirs():
-        found = sorted(d.glob(f'xnor_conv-{_source_key()}-*.so')) if d.is_dir() else []
+        found = sorted(d.glob(f'{source.stem}-{_source_key(source)}-*.so')) if d.is_dir() else []
         if found:
             return found[0]
     return None
@@ -93,14 +95,31 @@ def library_path() -> Path:
     Raises:
         KernelBuildError: no compiler, or the compilation failed (its output is included).
     """
+    return compiled_library(SOURCE)
+
+
+def compiled_library(source: Path) -> Path:
+    """Compile a plain C++ source (C ABI, no torch headers) with :data:`FLAGS` if needed and
+    return the path of the shared library, ``<stem>-<source hash>-<compiler hash>.so`` in the
+    first writable build directory (see the module docstring; a library built earlier from the
+    same source is used when there is no compiler).
+
+    Args:
+        source: path of the ``.cpp`` file.
+
+    Raises:
+        KernelBuildError: no compiler and no prebuilt library, or the compilation failed (its
+            output is included).
+    """
+    source = Path(source)
     try:
         cxx = _compiler()
     except KernelBuildError:
-        prebuilt = _prebuilt()
+        prebuilt = _prebuilt(source)
         if prebuilt is None:
             raise
         return prebuilt
-    name = f'xnor_conv-{_key(cxx)}.so'
+    name = f'{source.stem}-{_key(cxx, source)}.so'
     errors = []
     for d in _build_dirs():
         target = d / name
@@ -112,11 +131,11 @@ def library_path() -> Path:
                 fcntl.flock(lockf, fcntl.LOCK_EX)  # concurrent test processes build once
                 if not target.exists():
                     tmp = d / f'{name}.{os.getpid()}.tmp'
-                    cmd = [cxx, *FLAGS, str(SOURCE), '-o', str(tmp)]
+                    cmd = [cxx, *FLAGS, str(source), '-o', str(tmp)]
                     res = subprocess.run(cmd, capture_output=True, text=True)
                     if res.returncode != 0:
                         raise KernelBuildError(
-                            f'compiling the XNOR kernel failed:\n$ {" ".join(cmd)}\n{res.stderr}')
+                            f'compiling {source.name} failed:\n$ {" ".join(cmd)}\n{res.stderr}')
                     os.replace(tmp, target)
             return target
         except OSError as e:  # read-only or missing directory: try the next one
