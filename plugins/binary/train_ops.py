@@ -43,6 +43,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from .quantizers import sign_bit, ste_grad, ste_saved
+
 SOURCE = Path(__file__).parent / 'csrc' / 'train_ops.cpp'
 
 _lock = threading.Lock()
@@ -157,7 +159,6 @@ def sign_ste_forward(x: Tensor, clip: Optional[float], save_mask: bool, need_gra
         :func:`sign_ste_backward`; ``bits`` True if ``saved`` is the C++ pass's packed mask
         (int32 words, 1 bit per element of ``x``), False if it is :func:`ste_saved`'s result.
     """
-    from .quantizers import sign_bit, ste_saved
     want_mask = need_grad and clip is not None
     lib = native_library() if native and _native(x) else None
     if lib is None:
@@ -174,7 +175,6 @@ def sign_ste_backward(grad: Tensor, saved: Optional[Tensor], clip: Optional[floa
                       save_mask: bool, bits: bool) -> Tensor:
     """The clipped straight-through gradient ``grad * 1{x inside the clip}``, written into
     ``grad`` (a gradient the caller owns), from :func:`sign_ste_forward`'s ``saved``."""
-    from .quantizers import ste_grad
     if not bits or clip is None:
         return ste_grad(grad, saved, clip, save_mask, inplace=True)
     lib = native_library()
