@@ -28,7 +28,7 @@
 //      chunk the windows are gathered transposed, Bt[Kwords][chunk] (one indexed copy per
 //      "piece" of a window word: whole words when Cg % 64 == 0, shifted bit ranges otherwise);
 //   3. per block of 32 output channels the popcount tile: positions in the vector lanes, so
-//      the int32 counts come out channel-major, cnt[32][chunk];
+//      the int32 counts (doubled) come out channel-major, cnt[32][chunk];
 //   4. the epilogue: per channel one fused pass over its contiguous row of counts (integer
 //      convolution, scale, bias, post-conv BatchNorm, residual, activation, next layer's bit)
 //      writing a contiguous segment of the output channel; the padding correction is a table
@@ -59,13 +59,13 @@ struct Geometry {
   int Cg, Og, Cwords, Kbits, Kwords, OB, taps;
 };
 
-// ---- popcount tiles: cnt[l][p] = sum_k popcount(wt[k][l] ^ B[k][p]) ----
+// ---- popcount tiles: cnt[l][p] = 2 * sum_k popcount(wt[k][l] ^ B[k][p]) ----
 // wt is one weight block [Kwords][32 lanes]; B the gathered windows of a chunk of output
 // positions, transposed [Kwords][ldb] (positions contiguous), so a vector register holds one
 // word of 8 (AVX-512) or 4 (AVX2) positions and the counts come out channel-major: each
 // channel's counts are a contiguous row of positions, which the epilogue reads with unit stride.
 // npad (a multiple of 8) positions are computed, lanes from 0 to nl (rounded up to the lane
-// group); the counts are int32 (at most Kbits).
+// group); the counts are int32 (at most 2 Kbits).
 
 template <int LB, int PB>
 __attribute__((always_inline)) inline void mk_scalar(const uint64_t* w, const uint64_t* B,
@@ -82,7 +82,7 @@ __attribute__((always_inline)) inline void mk_scalar(const uint64_t* w, const ui
     }
   }
   for (int l = 0; l < LB; ++l)
-    for (int p = 0; p < PB; ++p) c[(int64_t)l * ldc + p] = (int32_t)a[l][p];
+    for (int p = 0; p < PB; ++p) c[(int64_t)l * ldc + p] = 2 * (int32_t)a[l][p];
 }
 
 __attribute__((always_inline)) inline void tile_scalar_body(const uint64_t* wt, const uint64_t* B,
@@ -135,7 +135,8 @@ __attribute__((target("avx2"), always_inline)) inline void mk_avx2(const uint64_
   for (int l = 0; l < 4; ++l)
     for (int q = 0; q < 2; ++q)
       _mm_storeu_si128(reinterpret_cast<__m128i*>(c + (int64_t)l * ldc + q * 4),
-                       _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(a[l][q], even)));
+                       _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                           _mm256_slli_epi64(a[l][q], 1), even)));
 }
 
 __attribute__((target("avx2"))) void tile_avx2(const uint64_t* wt, const uint64_t* B, int ldb,
@@ -166,7 +167,7 @@ __attribute__((target("avx512f,avx512vpopcntdq"), always_inline)) inline void mk
   for (int l = 0; l < 8; ++l)
     for (int q = 0; q < Q; ++q)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + (int64_t)l * ldc + q * 8),
-                          _mm512_cvtepi64_epi32(a[l][q]));
+                          _mm512_cvtepi64_epi32(_mm512_slli_epi64(a[l][q], 1)));
 }
 
 __attribute__((target("avx512f,avx512vpopcntdq"))) void tile_avx512(const uint64_t* wt,
@@ -200,7 +201,8 @@ Tile tile_for(int isa) {
 #endif
 }
 
-// Pack the sign bits of rows [h0, h0 + nrows) of x[n, grp*Cg:(grp+1)*Cg] (contiguous in NCHW:
+// Pack the sign bits of word j (channels [64 j, 64 j + 64) of the group) of rows [h0, h0 + nrows)
+// of x[n, grp*Cg:(grp+1)*Cg] (contiguous in NCHW:
 // one span of nrows * W floats per channel) into dst rows rstride words apart, pixel w of a
 // row at dst[w * Cwords + j]. Inlined into one wrapper per ISA below, so that GCC vectorises
 // the span loop with that ISA's registers. Several rows per call when W is small, so the
@@ -210,12 +212,12 @@ Tile tile_for(int isa) {
 // rounds it (one fused multiply-add; alpha and beta from plugins/deploy/norm_terms.py).
 __attribute__((always_inline)) inline void pack_rows_body(const float* x, const Geometry& g,
                                                           int n, int grp, int h0, int nrows,
-                                                          uint64_t* dst, int64_t rstride,
+                                                          int j, uint64_t* dst, int64_t rstride,
                                                           uint64_t* tmp, const float* ia,
                                                           const float* ib) {
   const int64_t HW = (int64_t)g.H * g.W;
   const int W = g.W, len = nrows * W;
-  for (int j = 0; j < g.Cwords; ++j) {
+  {
     for (int q = 0; q < len; ++q) tmp[q] = 0;
     int nb = std::min(64, g.Cg - j * 64);
     for (int b = 0; b < nb; ++b) {
@@ -245,26 +247,27 @@ __attribute__((always_inline)) inline void pack_rows_body(const float* x, const 
 }
 
 void pack_rows_portable(const float* x, const Geometry& g, int n, int grp, int h0, int nrows,
-                        uint64_t* dst, int64_t rstride, uint64_t* tmp, const float* ia,
+                        int j, uint64_t* dst, int64_t rstride, uint64_t* tmp, const float* ia,
                         const float* ib) {
-  pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
+  pack_rows_body(x, g, n, grp, h0, nrows, j, dst, rstride, tmp, ia, ib);
 }
 #if BNN_X86
 __attribute__((target("avx2,fma"))) void pack_rows_avx2(const float* x, const Geometry& g, int n,
-                                                    int grp, int h0, int nrows, uint64_t* dst,
-                                                    int64_t rstride, uint64_t* tmp,
-                                                    const float* ia, const float* ib) {
-  pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
+                                                    int grp, int h0, int nrows, int j,
+                                                    uint64_t* dst, int64_t rstride,
+                                                    uint64_t* tmp, const float* ia,
+                                                    const float* ib) {
+  pack_rows_body(x, g, n, grp, h0, nrows, j, dst, rstride, tmp, ia, ib);
 }
 __attribute__((target("avx512f,fma"))) void pack_rows_avx512(const float* x, const Geometry& g,
                                                          int n, int grp, int h0, int nrows,
-                                                         uint64_t* dst, int64_t rstride,
+                                                         int j, uint64_t* dst, int64_t rstride,
                                                          uint64_t* tmp, const float* ia,
                                                          const float* ib) {
-  pack_rows_body(x, g, n, grp, h0, nrows, dst, rstride, tmp, ia, ib);
+  pack_rows_body(x, g, n, grp, h0, nrows, j, dst, rstride, tmp, ia, ib);
 }
 #endif
-using PackRows = void (*)(const float*, const Geometry&, int, int, int, int, uint64_t*, int64_t,
+using PackRows = void (*)(const float*, const Geometry&, int, int, int, int, int, uint64_t*, int64_t,
                           uint64_t*, const float*, const float*);
 
 // base[cl][o] = nvalid[cl] + 2 * (popcount of o's weights on the padded taps of class cl)
@@ -306,7 +309,7 @@ T* thread_buffer(size_t n) {
 // The optional operations are template flags (not multiplications by 1): a skipped operation
 // is not executed, whatever the floating-point environment.
 struct EpiArgs {
-  const int32_t* cnt;     // [32][ldc] popcounts
+  int32_t* cnt;           // [32][ldc] twice the popcounts (the epilogue patches them)
   int ldc;
   int cls0, np;           // the chunk's main window class (as an offset cl * O in base)
   const int32_t* fixpos;  // [nfix] positions of other classes (borders) and their classes
@@ -344,25 +347,18 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
   const int np = e.np, nfix = e.nfix;
   if (NEXT)
     for (int p = 0; p < np; ++p) e.nbits[p] = 0;
-  // the integer convolutions of the block, iv[l][p]: every position as if of the chunk's main
-  // class (vector pass), then the other classes' positions (borders) patched (exact integers).
-  // Channel by channel in separate passes, so the scalar patches never read a vector store
-  // still in flight (patching right after each channel's vector pass stalled on store
-  // forwarding: 70 % of the epilogue's time at 56x56)
-  alignas(64) int32_t iv[LANES][CHMAX];
-  for (int l = 0; l < e.nl; ++l) {
-    const int32_t* __restrict c = e.cnt + (int64_t)l * e.ldc;
-    const int32_t b0 = e.base[e.o0 + l + e.cls0];
-    int32_t* __restrict ivl = iv[l];
-    for (int p = 0; p < np; ++p) ivl[p] = b0 - 2 * c[p];
-  }
+  // the integer convolution is b0 - cnt[l][p] with the chunk's main class (b0, see base) for
+  // every position; the positions of other classes (borders) get their class by patching
+  // their doubled counts first (exact integers): cnt -= base[class] - b0. All channels'
+  // patches before any vector pass, so a patch never waits on a store still in flight
   if (nfix)
     for (int l = 0; l < e.nl; ++l) {
       // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their
       // weights again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count)
       const int32_t* bo = e.base + e.o0 + l;
       const int32_t b0 = bo[e.cls0];
-      for (int j = 0; j < nfix; ++j) iv[l][e.fixpos[j]] += bo[e.fixcls[j]] - b0;
+      int32_t* c = e.cnt + (int64_t)l * e.ldc;
+      for (int j = 0; j < nfix; ++j) c[e.fixpos[j]] -= bo[e.fixcls[j]] - b0;
     }
   for (int l = 0; l < e.nl; ++l) {
     const int o = e.o0 + l;
@@ -400,11 +396,12 @@ __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
       if (RES && !ORD1) v = v + r[p];
       return v;
     };
-    const int32_t* __restrict ivl = iv[l];
+    const int32_t* __restrict c = e.cnt + (int64_t)l * e.ldc;
+    const int32_t b0 = e.base[o + e.cls0];
     uint32_t* __restrict nbits = e.nbits;
     for (int p = 0; p < np; ++p) {
       uint32_t bit = 0;
-      dst[p] = value(ivl[p], p, bit);
+      dst[p] = value(b0 - c[p], p, bit);
       if (NEXT) nbits[p] |= bit << l;
     }
   }
@@ -581,6 +578,7 @@ struct Plan {
   PackRows pack_rows = nullptr;
   Gather gather = nullptr;
   int Hp = 0, Wp = 0, R = 1, CH = 8;
+  int pwords = 1;  // packing work items per row span: one per 64-channel word
   int64_t plane = 0, spans = 0, items_in = 0, OHW = 0, nchunks = 0, chunks = 0, work = 0;
   uint64_t padword = 0;
   // the gather as pieces: window word k gets bits [rs, rs + len) of word sw of tap t's pixel,
@@ -662,7 +660,8 @@ static int plan_init(Plan& P, int N, int C, int H, int W, const uint64_t* wt,
   P.padword = pad_mode == 1 ? ~0ULL : 0ULL;
   P.R = std::max(1, std::min(H, 256 / W));  // rows packed per work item
   P.spans = (H + P.R - 1) / P.R;
-  P.items_in = (int64_t)N * G * P.spans;
+  P.pwords = fz.packed_input ? 1 : g.Cwords;  // a packed input's rows are copied whole
+  P.items_in = (int64_t)N * G * P.spans * P.pwords;
   P.OHW = (int64_t)OH * OW;
   P.CH = (int)std::min<int64_t>(g.Kwords > 24 ? 64 : CHMAX, (P.OHW + 7) / 8 * 8);
   P.nchunks = (P.OHW + P.CH - 1) / P.CH;
@@ -756,18 +755,21 @@ static int plan_init(Plan& P, int N, int C, int H, int W, const uint64_t* wt,
   return 0;
 }
 
-// 1) rows [h0, h0 + R) of plane (n, grp) of the padded input xp[n][grp][Hp][Wp][Cwords]:
-// the side borders hold the padding value's bits (zero padding leaves 0 bits = -1 there and
-// the epilogue removes those taps again), the inside the sign bits of x, or a copy of the
-// packed input ([n][h][w][Cwords])
+// 1) rows [h0, h0 + R) of plane (n, grp) of the padded input xp[n][grp][Hp][Wp][Cwords], word
+// j of every pixel (so that small images with few rows still give each thread work): the
+// side borders hold the padding value's bits (zero padding leaves 0 bits = -1 there and the
+// epilogue removes those taps again), the inside the sign bits of x, or a copy of the packed
+// input ([n][h][w][Cwords], all words at once)
 static void pack_item(const Plan& P, const Call& c, uint64_t* xp, int64_t it, uint64_t* tmp) {
   const Geometry& g = P.g;
   const int Cw = g.Cwords, Wp = P.Wp, W = g.W, pw = g.pw;
-  const int h0 = (int)(it % P.spans) * P.R, grp = (it / P.spans) % g.G,
-            n = it / (P.spans * g.G);
+  const int j = (int)(it % P.pwords);
+  const int64_t rest = it / P.pwords;
+  const int h0 = (int)(rest % P.spans) * P.R, grp = (rest / P.spans) % g.G,
+            n = rest / (P.spans * g.G);
   const int nrows = std::min(P.R, g.H - h0);
   uint64_t* row0 = xp + (int64_t)(n * g.G + grp) * P.plane + (int64_t)(h0 + g.ph) * Wp * Cw;
-  for (int r = 0; r < nrows; ++r) {
+  for (int r = 0; r < nrows && j == 0; ++r) {
     uint64_t* row = row0 + (int64_t)r * Wp * Cw;
     std::fill(row, row + (int64_t)pw * Cw, P.padword);
     std::fill(row + (int64_t)(pw + W) * Cw, row + (int64_t)Wp * Cw, P.padword);
@@ -776,7 +778,7 @@ static void pack_item(const Plan& P, const Call& c, uint64_t* xp, int64_t it, ui
                   sizeof(uint64_t) * W * Cw);
   }
   if (!c.xpacked)
-    P.pack_rows(c.x, g, n, grp, h0, nrows, row0 + (int64_t)pw * Cw, (int64_t)Wp * Cw, tmp,
+    P.pack_rows(c.x, g, n, grp, h0, nrows, j, row0 + (int64_t)pw * Cw, (int64_t)Wp * Cw, tmp,
                 P.in_alpha, P.in_beta);
 }
 
