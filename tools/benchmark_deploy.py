@@ -138,8 +138,9 @@ def resnet(binary: bool) -> nn.Module:
 
 
 def is_chained(m: nn.Module) -> bool:
-    """A block that runs fused (plugins/deploy/chain.py, basic_block_chain.py)."""
-    return 'forward' in m.__dict__
+    """A block that runs fused (plugins/deploy/chain.py, basic_block_chain.py; a stage that
+    passes sign bits between its fused blocks is not one: its blocks are)."""
+    return 'forward' in m.__dict__ and type(m) is not nn.Sequential
 
 
 def layer_kind(m: nn.Module) -> str:

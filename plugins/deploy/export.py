@@ -237,9 +237,12 @@ def fuse_for_inference(model: nn.Module) -> List[str]:
     Returns:
         the names of the fused blocks.
     """
-    from .basic_block_chain import chain_basic_blocks
+    from .basic_block_chain import chain_basic_blocks, chain_basic_sequentials
     from .chain import chain_blocks
     from .pooling import fast_pooling
-    names = chain_blocks(model) + chain_basic_blocks(model)
+    names, basic = chain_blocks(model), chain_basic_blocks(model)
+    if basic:  # (empty too when the kernel does not round like torch)
+        chain_basic_sequentials(model)  # stages pass sign bits between their blocks
+    names += basic
     fast_pooling(model)
     return names

@@ -226,6 +226,8 @@ def test_exported_binary_resnet18_fused_is_bit_identical():
     unfused = export_binary(model, chain=False)
     blocks = [f'layer{i}.{j}' for i in range(1, 5) for j in range(2)]
     assert set(blocks) == set(report.chained)
+    # the stages pass sign bits between their blocks (chain_basic_sequentials)
+    assert all('forward' in getattr(fused, f'layer{i}').__dict__ for i in range(1, 5))
     x = torch.randn(2, 3, 80, 72)
     with torch.no_grad():
         ref = model(x)
