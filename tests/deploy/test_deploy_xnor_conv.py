@@ -201,3 +201,25 @@ def test_cached_call_plan_follows_buffer_edits_and_input_shapes():
             assert torch.equal(layer(x), ref(x))
         y = torch.randn(2, 5, 4, 7)
         assert torch.equal(layer(y), ref(y))
+
+
+def test_cached_call_plan_is_not_used_after_a_backend_switch():
+    """A layer switched to the torch backend after kernel calls does not run its cached plan
+    (the plan's foreign call is replaced by one that fails)."""
+    import torch
+    from plugins.deploy import PackedBinaryConv2d
+    torch.manual_seed(0)
+    layer = PackedBinaryConv2d.from_signs(torch.randn(8, 5, 3, 3).sign(), scale=torch.rand(8),
+                                          padding=1)
+    x = torch.randn(1, 5, 6, 6)
+    with torch.no_grad():
+        y = layer(x)
+        plan = layer._plan(x, True)
+        assert torch.equal(layer(x), y)  # (the cached plan)
+
+        def fail(*args):
+            raise AssertionError('the cached kernel plan ran')
+
+        plan.run = fail
+        layer.backend = 'torch'
+        assert torch.equal(layer(x), y)  # the torch backend's values are the same

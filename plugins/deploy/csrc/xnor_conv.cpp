@@ -489,18 +489,20 @@ int bnn_best_isa() {
 
 // Below this much work per thread (64-bit XNOR-popcounts, plus the packing counted as one
 // unit per 16 input values) a layer runs on fewer threads: waking a second OpenMP thread and
-// its barriers cost ~10-20 us on a quiet machine, and on a shared machine each barrier also
-// waits for a preempted partner. 2^18: measured at 2 threads (benchmark_deploy, 3 alternating
-// runs, 07:47 UTC) against the earlier 2^20, binary ResNet-18 3.1/3.6/3.1x vs 2.9/2.9/3.1x
-// faster than float, its 3x3 layers 3.6-5.5x vs 2.7-4.2x, the 256-channel layers at 4-16 px
-// within the run-to-run noise. Override: $BNN_MIN_WORK_PER_THREAD.
+// its barrier cost microseconds (more on a shared machine, where a barrier also waits for a
+// preempted partner). 2^18 (third session of issue 14) against 2^20: binary ResNet-18
+// 3.1/3.6/3.1x vs 2.9/2.9/3.1x faster than float. 2^16 since the kept plans (one parallel
+// region per call, fourth session): a 256-channel 3x3 layer at 4x4 (148 K) runs on two threads,
+// 26-27 vs 31.5 us per module call right after a float conv (2 x 200 calls, alternating), the
+// hourglass end to end 3.1/2.8x vs 3.0/3.0x (noise); ResNet-18's layers have >= 0.9 M.
+// Override: $BNN_MIN_WORK_PER_THREAD.
 static int64_t g_min_work = -1;  // -1: not read yet
 
 static int64_t min_work_per_thread() {
   if (g_min_work < 0) {
     const char* env = std::getenv("BNN_MIN_WORK_PER_THREAD");
     long long v = env ? std::atoll(env) : 0;
-    g_min_work = v > 0 ? (int64_t)v : (int64_t)(1 << 18);
+    g_min_work = v > 0 ? (int64_t)v : (int64_t)(1 << 16);
   }
   return g_min_work;
 }
