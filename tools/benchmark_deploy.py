@@ -138,13 +138,16 @@ def resnet(binary: bool) -> nn.Module:
 
 
 def is_chained(m: nn.Module) -> bool:
-    """A block that runs fused (plugins/deploy/chain.py, basic_block_chain.py; a stage that
-    passes sign bits between its fused blocks is not one: its blocks are)."""
-    return 'forward' in m.__dict__ and type(m) is not nn.Sequential
+    """A block that runs fused (plugins/deploy/chain.py, basic_block_chain.py), or a stage
+    whose fused blocks pass sign bits to each other (it calls them without their hooks)."""
+    return 'forward' in m.__dict__
 
 
 def layer_kind(m: nn.Module) -> str:
     """The profile row of a leaf module."""
+    if is_chained(m) and type(m) is nn.Sequential:
+        return ('fused Bi-Real stages (binary convs, norms, activations, residual, and the '
+                'real downsample shortcuts)')
     if is_chained(m):
         return (f'fused {type(m).__name__} (binary convs, norms, activations, residual'
                 f'{", concatenation" if type(m).__name__ == "HPMBlock" else ""})')
@@ -172,6 +175,7 @@ def profile_kinds(model: nn.Module, x: torch.Tensor, rounds: int) -> Dict[str, f
     stack: List[float] = []
     chained = [m for m in model.modules() if is_chained(m)]
     inside = {id(c) for m in chained for c in m.modules() if c is not m}
+    chained = [m for m in chained if id(m) not in inside]  # the outermost fused modules
     leaves = chained + [m for m in model.modules() if id(m) not in inside and not is_chained(m)
                         and (isinstance(m, PackedBinaryConv2d) or not list(m.children()))]
     inner = {id(c) for m in leaves if isinstance(m, PackedBinaryConv2d) for c in m.modules()
