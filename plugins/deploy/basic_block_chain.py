@@ -198,7 +198,7 @@ def _run_step(plan: KernelPlan, x: Optional[Tensor], xbits: Optional[Tensor],
               residual: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
     """One kernel call of a step's plan (:func:`_step_plan`) on ``x`` or its packed bits
     ``xbits``; returns (float output, packed sign bits or None)."""
-    out = torch.empty(plan.out_shape)
+    out = torch.empty(*plan.out_shape)
     n, o, oh, ow = plan.out_shape
     bits = torch.empty(n, oh, ow, (o + 63) // 64, dtype=torch.int64) \
         if plan.args['next_bits'] else None  # (every word is written)

@@ -217,7 +217,7 @@ def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
         if residual.shape != plan.out_shape:
             return type(block).forward(block, x)
         residual = residual.float().contiguous()
-    out = torch.empty(plan.out_shape)
+    out = torch.empty(*plan.out_shape)
     bits = torch.empty(plan.total_words, dtype=torch.int64) if plan.total_words else None
     out_p, res_p = out.data_ptr(), _ptr(residual)
     x_p, packed_p = x.data_ptr(), None

@@ -319,7 +319,7 @@ class PackedBinaryConv2d(nn.Module):
         plan = self._plan(x, fuse)
         if not x.is_contiguous():
             x = x.contiguous()
-        out = torch.empty(plan.out_shape)
+        out = torch.empty(*plan.out_shape)
         rc = plan.run(x.data_ptr(), None, out.data_ptr(), None, None)
         if rc != 0:
             raise ValueError(f'bnn_conv2d_run rejected its arguments (code {rc}) for {self}')
@@ -393,7 +393,7 @@ class PackedBinaryConv2d(nn.Module):
                 all(map(operator.is_, self._buffers.values(), fast[2])) and \
                 [t._version for t in fast[3]] == fast[4]:
             plan = fast[5]
-            out = torch.empty(plan.out_shape)
+            out = torch.empty(*plan.out_shape)  # (ints: ~1 us faster than a tuple, cold)
             if plan.run(x.data_ptr(), None, out.data_ptr(), None, None) == 0:
                 return out
         if self.backend == 'kernel' and self.scale_kind != 'spatial' and not self.act_scale:
