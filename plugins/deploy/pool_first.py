@@ -15,7 +15,7 @@ a slope ``<= 0``, other activations, training mode or autograd keep the original
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -68,7 +68,8 @@ class PoolFirstSequential(nn.Sequential):
         cached = self.__dict__.get('_pool_first_ok', {}).get(i)
         if cached is None or cached[0] != key:
             ok = bool(_increasing_act(act)) and _norm_alpha_positive(norm)
-            self.__dict__.setdefault('_pool_first_ok', {})[i] = cached = (key, ok)
+            self.__dict__.setdefault('_pool_first_ok', {})[i] = cached = \
+                (key, ok, _kernel_terms(norm, act) if ok else None)
         return cached[1]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -77,15 +78,67 @@ class PoolFirstSequential(nn.Sequential):
         while i < len(mods):
             if i in self.pool_first_at and self._fits(i, x):
                 norm, act, pool = mods[i:i + 3]
-                y = act(norm(pool(x)))
-                # +0 / -0 ties: the original order decides (count_nonzero: one pass, 2.7x
-                # faster than (y == 0).any() on ResNet's (1, 64, 56, 56) stem output)
-                if int(torch.count_nonzero(y)) != y.numel():
+                p = pool(x)
+                fused = _kernel_norm_act(p, self.__dict__['_pool_first_ok'][i][2])
+                if fused is None:
+                    y = act(norm(p))
+                    # (count_nonzero: one pass, 2.7x faster than (y == 0).any() here)
+                    zero = int(torch.count_nonzero(y)) != y.numel()
+                else:
+                    y, zero = fused
+                if zero:  # +0 / -0 ties: the original order decides
                     y = pool(act(norm(x)))
                 x, i = y, i + 3
             else:
                 x, i = mods[i](x), i + 1
         return x
+
+
+def _kernel_terms(norm: nn.BatchNorm2d, act: nn.Module) -> Optional[tuple]:
+    """``(alpha, beta, slope or None)`` for :func:`_kernel_norm_act` (contiguous float32), or
+    None when the kernel does not do this activation or does not round like torch here."""
+    from .basic_block_chain import kernel_rounds_like_torch
+    from .build import KernelBuildError
+    if not (isinstance(act, nn.Identity) or type(act) is nn.PReLU or
+            type(act).__name__ == 'ChannelPReLU'):
+        return None
+    try:
+        if not kernel_rounds_like_torch():
+            return None
+    except KernelBuildError:
+        return None
+    alpha, beta = batchnorm_terms(norm)
+    slope = None
+    if not isinstance(act, nn.Identity):
+        w = act.weight.detach().float().reshape(-1)
+        slope = (w.expand(alpha.numel()) if w.numel() == 1 else w).contiguous()
+    return alpha, beta, slope
+
+
+def _kernel_norm_act(p: Tensor, terms: Optional[tuple]) -> Optional[Tuple[Tensor, bool]]:
+    """``act(norm(p))`` in one pass of the kernel library (``bnn_norm_act``: the BatchNorm as
+    torch's fused multiply-add, the PReLU as torch's) and whether an output is zero; None when
+    it does not apply (then the modules run)."""
+    if terms is None or p.dim() != 4 or p.dtype != torch.float32 or not p.is_cpu or \
+            not p.is_contiguous() or p.shape[1] != terms[0].numel():
+        return None
+    import ctypes
+    from .build import load_library
+    from .packed_conv import _isa
+    lib = load_library()
+    fn = lib.bnn_norm_act
+    if fn.restype is not ctypes.c_longlong:
+        P, I = ctypes.c_void_p, ctypes.c_int
+        fn.argtypes = [P, P, I, I, ctypes.c_longlong, P, P, P, I, I]
+        fn.restype = ctypes.c_longlong
+    y = torch.empty_like(p)
+    n, c, h, w = p.shape
+    alpha, beta, slope = terms
+    zeros = fn(p.data_ptr(), y.data_ptr(), n, c, h * w, alpha.data_ptr(), beta.data_ptr(),
+               None if slope is None else slope.data_ptr(), torch.get_num_threads(), _isa(None))
+    if zeros < 0:
+        return None
+    return y, zeros > 0
 
 
 def pool_first(model: nn.Module) -> List[str]:

@@ -11,6 +11,7 @@ from torch import nn
 
 import plugins  # noqa: F401
 import plugins.deploy.basic_block_chain as bbc
+import plugins.deploy.pool_first as pf
 from plugins.binary.activations import LearnableSlope
 from plugins.cls.resnets import BasicBlock
 from plugins.deploy import ExportReport, export_binary
@@ -285,7 +286,7 @@ def test_shortcut_avg_pool_views_are_the_same_tensor(shape):
 
 
 @pytest.mark.parametrize('seed', range(4))
-def test_stem_norm_and_activation_after_the_max_pool_are_the_same_tensor(seed):
+def test_stem_norm_and_activation_after_the_max_pool_are_the_same_tensor(seed, monkeypatch):
     """conv -> BN -> PReLU -> max-pool run as conv -> max-pool -> BN -> PReLU (exported and
     float models' pooling): bit for bit where every alpha and slope is positive (then it is
     used), and where some are not (then the original order runs)."""
@@ -312,17 +313,51 @@ def test_stem_norm_and_activation_after_the_max_pool_are_the_same_tensor(seed):
     x[:, :, 1::3, ::2] = -0.0
     fast = nn.Sequential(*stem)  # shares the modules
     assert pool_first(fast) == [''] and isinstance(fast, PoolFirstSequential)
-    calls = []
+    calls, fused = [], []
     stem[1].register_forward_pre_hook(lambda m, inp: calls.append(inp[0].shape[2]))
+    kernel_norm_act = pf._kernel_norm_act
+
+    def spy(p, terms):
+        res = kernel_norm_act(p, terms)
+        fused.append((p.shape[2], res is not None))
+        return res
+
+    monkeypatch.setattr(pf, '_kernel_norm_act', spy)
     with torch.no_grad():
         ref = stem(x)
         calls.clear()
         y = fast(x)
     assert torch.equal(y, ref) and torch.equal(torch.signbit(y), torch.signbit(ref))
-    # the norm read the pooled tensor (8 rows) rather than the conv output (16 rows); after a
-    # zero output the original order runs again
-    assert calls[0] == (8 if seed in (0, 1) else 16)
-    assert calls[1:] in ([], [16])
+    if seed in (0, 1):
+        # the norm and the activation ran on the pooled tensor (8 rows, not the conv output's
+        # 16) in one kernel pass; after a zero output the original order runs again
+        assert fused == [(8, True)] and calls in ([], [16])
+    else:  # not reordered
+        assert fused == [] and calls == [16]
+
+
+@pytest.mark.parametrize('act', ['prelu', 'prelu1', 'identity'])
+def test_kernel_norm_act_equals_torch(act):
+    """bnn_norm_act (pool_first's fused BatchNorm + PReLU pass) against torch's modules, bit
+    for bit, on values with ties, signed zeros, infinities and NaN; the zero flag against
+    torch's count."""
+    g = torch.Generator().manual_seed(5)
+    norm = trained_like(nn.BatchNorm2d(64), 2)
+    module = {'prelu': nn.PReLU(64), 'prelu1': nn.PReLU(), 'identity': nn.Identity()}[act]
+    if act != 'identity':
+        with torch.no_grad():
+            module.weight.uniform_(-1, 1, generator=g)
+    terms = pf._kernel_terms(norm, module)
+    assert terms is not None
+    for x in (awkward((1, 64, 28, 28), 3), torch.randn(2, 64, 5, 7, generator=g) * 4,
+              torch.zeros(1, 64, 3, 3)):
+        with torch.no_grad():
+            ref = module(norm(x))
+        y, zero = pf._kernel_norm_act(x, terms)
+        assert torch.equal(y.isnan(), ref.isnan())
+        assert torch.equal(torch.signbit(y[~y.isnan()]), torch.signbit(ref[~ref.isnan()]))
+        assert torch.equal(y.nan_to_num(), ref.nan_to_num())
+        assert zero == bool((ref == 0).any())
 
 
 class OtherBiRealBlock(nn.Module):

@@ -471,6 +471,43 @@ __attribute__((target("avx512f"))) void gather_avx512(uint64_t* d, const uint64_
 #endif
 using Gather = void (*)(uint64_t*, const uint64_t*, const int64_t*, int, int, int, uint64_t);
 
+// ---- an eval BatchNorm and a PReLU on float planes (ResNet's stem after its max-pool) ----
+// y = act(fma(x, a, b)) over one plane of n floats: torch's vectorised BatchNorm (one rounding)
+// and PReLU (v > 0 ? v : v * slope), as in the epilogue; returns how many outputs are zero
+template <bool ACT>
+__attribute__((always_inline)) inline int64_t norm_act_body(const float* __restrict x,
+                                                            float* __restrict y, int64_t n,
+                                                            float a, float b, float slope) {
+  int64_t zeros = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = __builtin_fmaf(x[i], a, b);
+    if (ACT) {
+      const float neg = v * slope;
+      v = v > 0.f ? v : neg;
+    }
+    y[i] = v;
+    zeros += v == 0.f;
+  }
+  return zeros;
+}
+using NormAct = int64_t (*)(const float*, float*, int64_t, float, float, float);
+template <bool ACT>
+int64_t norm_act_portable(const float* x, float* y, int64_t n, float a, float b, float s) {
+  return norm_act_body<ACT>(x, y, n, a, b, s);
+}
+#if BNN_X86
+template <bool ACT>
+__attribute__((target("avx2,fma"))) int64_t norm_act_avx2(const float* x, float* y, int64_t n,
+                                                          float a, float b, float s) {
+  return norm_act_body<ACT>(x, y, n, a, b, s);
+}
+template <bool ACT>
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma"))) int64_t norm_act_avx512(
+    const float* x, float* y, int64_t n, float a, float b, float s) {
+  return norm_act_body<ACT>(x, y, n, a, b, s);
+}
+#endif
+
 
 }  // namespace
 
@@ -1032,5 +1069,29 @@ int bnn_conv2d_run(const void* plan, const float* x, const uint64_t* xpacked, fl
 }
 
 void bnn_conv2d_plan_free(void* plan) { delete static_cast<Plan*>(plan); }
+
+// y[n][c] = act(fma(x[n][c], alpha[c], beta[c])) over N * C planes of HW floats (contiguous
+// NCHW): an eval BatchNorm rounded as torch's vectorised kernel, then PReLU v > 0 ? v : v *
+// slope[c] (slope null: no activation). Returns the number of outputs equal to zero (+0 or
+// -0), or -1 for bad arguments.
+long long bnn_norm_act(const float* x, float* y, int N, int C, long long HW, const float* alpha,
+                       const float* beta, const float* slope, int nthreads, int isa) {
+  if (!x || !y || !alpha || !beta || N <= 0 || C <= 0 || HW <= 0 || isa < 0 || isa > 3)
+    return -1;
+  NormAct fn = slope ? norm_act_portable<true> : norm_act_portable<false>;
+#if BNN_X86
+  if (isa == 3) fn = slope ? norm_act_avx512<true> : norm_act_avx512<false>;
+  else if (isa == 2) fn = slope ? norm_act_avx2<true> : norm_act_avx2<false>;
+#endif
+  const int64_t planes = (int64_t)N * C;
+  const int nt = threads_for_work(nthreads <= 0 ? 1 : nthreads, planes * HW);
+  int64_t zeros = 0;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : zeros) if (nt > 1)
+  for (int64_t p = 0; p < planes; ++p) {
+    const int c = (int)(p % C);
+    zeros += fn(x + p * HW, y + p * HW, HW, alpha[c], beta[c], slope ? slope[c] : 0.f);
+  }
+  return zeros;
+}
 
 }  // extern "C"
