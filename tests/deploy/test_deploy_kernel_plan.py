@@ -90,3 +90,32 @@ def test_bad_arguments_raise():
         KernelPlan(**{**args, 'colour': 1})
     with pytest.raises(ValueError, match='contiguous CPU tensor'):
         KernelPlan(**{**args, 'scale': torch.rand(80)[::2]})
+
+
+def test_a_run_model_copied_and_saved_keeps_its_values():
+    """An exported binary ResNet-18 that ran (its layers and fused blocks hold kept plans) is
+    deep-copied, its original deleted, then saved and loaded with torch.save: each copy gives
+    the float binary model's output bit for bit (the plans are rebuilt from their copied
+    arguments, none points into freed tensors)."""
+    import gc
+    import io
+
+    import timm
+
+    from plugins.deploy import export_binary
+    torch.manual_seed(3)
+    model = timm.create_model('binary_resnet18_channel', num_classes=10).eval()
+    packed = export_binary(model)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ref = model(x)
+        assert torch.equal(packed(x), ref)
+        copied = copy.deepcopy(packed)
+        del packed
+        gc.collect()
+        assert torch.equal(copied(x), ref)
+        buf = io.BytesIO()
+        torch.save(copied, buf)
+        buf.seek(0)
+        loaded = torch.load(buf, weights_only=False)
+        assert torch.equal(loaded(x), ref)
