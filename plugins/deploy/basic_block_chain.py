@@ -48,7 +48,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .block_patterns import BlockPatterns
+from .block_patterns import BlockPatterns, plain_sequentials
 from .chain import _activation, _f32, _ptr
 from .norm_terms import batchnorm_terms as post_norm_terms
 from .kernel_plan import KernelPlan, conv_plan_args
@@ -348,9 +348,7 @@ def chain_basic_sequentials(model: nn.Module) -> List[str]:
         the names of the chained sequentials.
     """
     names = []
-    for name, module in model.named_modules():
-        if type(module) is not nn.Sequential:
-            continue
+    for name, module in list(plain_sequentials(model)):
         fusable = [type(k) in BASIC_BLOCKS and basic_block_parts(k) is not None for k in module]
         if any(a and b for a, b in zip(fusable, fusable[1:])):
             module.forward = functools.partial(fused_sequential_forward, module)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
+from torch import nn
+
 
 class BlockPatterns:
     """Block class -> attribute names, with lazily imported defaults.
@@ -49,3 +51,11 @@ class BlockPatterns:
     def __iter__(self) -> Iterator[type]:
         self._load_defaults()
         return iter(list(self._table))
+
+
+def plain_sequentials(model: nn.Module) -> Iterator[Tuple[str, nn.Sequential]]:
+    """``(name, module)`` of every module of ``model`` whose type is exactly ``nn.Sequential``
+    (the containers an export pass may give another forward; subclasses keep their own)."""
+    for name, module in model.named_modules():
+        if type(module) is nn.Sequential:
+            yield name, module

@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from .block_patterns import plain_sequentials
 from .norm_terms import batchnorm_terms
 
 __all__ = ['PoolFirstSequential', 'pool_first']
@@ -150,9 +151,7 @@ def pool_first(model: nn.Module) -> List[str]:
         the names of the changed sequentials.
     """
     names = []
-    for name, module in model.named_modules():
-        if type(module) is not nn.Sequential:
-            continue
+    for name, module in list(plain_sequentials(model)):
         mods = list(module)
         at = tuple(i for i in range(len(mods)) if _pattern_at(mods, i))
         if at:
