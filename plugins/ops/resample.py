@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .native import native_pool
+
 
 def max_pool2x2(x: Tensor) -> Tensor:
     """``F.max_pool2d(x, 2, 2)``, the same tensor.
@@ -72,7 +74,12 @@ def avg_pool2x2(x: Tensor) -> Tensor:
     """``F.avg_pool2d(x, 2, 2)`` of a 4-D tensor with even H and W, the same tensor: torch's
     CPU kernel sums each window from ``+0`` in row-major order and divides by 4; the views are
     summed in that order and ``+ 0.0`` turns a sum of four ``-0.0`` into ``+0.0`` as the
-    kernel's ``+0`` start does. (N, C, H, W) -> (N, C, H // 2, W // 2)."""
+    kernel's ``+0`` start does. A contiguous float32 CPU tensor without autograd takes the C++
+    pass of :mod:`plugins.ops.native` (the same sums in one pass). (N, C, H, W) ->
+    (N, C, H // 2, W // 2)."""
+    y = native_pool('avg2x2', x)
+    if y is not None:
+        return y
     s = x[..., 0::2, 0::2] + x[..., 0::2, 1::2]
     s += x[..., 1::2, 0::2]
     s += x[..., 1::2, 1::2]
@@ -119,8 +126,13 @@ def max_pool3x3s2(x: Tensor) -> Tensor:
     values have equal bits except ``+0.0`` and ``-0.0``, where max-pooling keeps the window's first and
     ``torch.maximum`` keeps the first or the second (its scalar and vectorised loops differ); so
     when an output is zero the result is recomputed by ``F.max_pool2d`` (on a channels-last
-    copy). NaN propagates in both. (N, C, H, W) -> (N, C, (H - 1) // 2 + 1, (W - 1) // 2 + 1).
+    copy). NaN propagates in both. A float32 tensor takes the C++ pass of
+    :mod:`plugins.ops.native` instead (the same rule in one pass, zeros recomputed in torch's
+    order). (N, C, H, W) -> (N, C, (H - 1) // 2 + 1, (W - 1) // 2 + 1).
     """
+    y = native_pool('max3x3s2', x)
+    if y is not None:
+        return y
     y = _max3_cols_stride2(_max3_rows_stride2(x))
     if _has_zero(y):  # some output is +-0
         y = F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 3, 2, 1).contiguous()
