@@ -73,10 +73,12 @@ QUICK_LAYERS = [
 
 
 def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int = 2,
-                label: str = '') -> Dict:
+                label: str = '', repeat: int = 1) -> Dict:
     """Median wall seconds of each function, measured in rotating order, one call per round;
     ``'<name> cpu'`` holds the median process CPU seconds (all threads), which a machine shared
-    with other jobs inflates less than wall time."""
+    with other jobs inflates less than wall time. With ``repeat`` > 1 each function runs
+    ``repeat`` times in a row per round and only the calls after the first are timed (each
+    function's steady state, its own data and weights in the caches)."""
     names = list(fns)
     times: Dict[str, List[float]] = {n: [] for n in names}
     cpu: Dict[str, List[float]] = {n: [] for n in names}
@@ -87,10 +89,12 @@ def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int =
         for r in range(rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for n in order:
-                c, t = time.process_time(), time.perf_counter()
-                fns[n]()
-                times[n].append(time.perf_counter() - t)
-                cpu[n].append(time.process_time() - c)
+                for k in range(repeat):
+                    c, t = time.process_time(), time.perf_counter()
+                    fns[n]()
+                    if k or repeat == 1:
+                        times[n].append(time.perf_counter() - t)
+                        cpu[n].append(time.process_time() - c)
             if label:
                 print(f'  [{label}] round {r + 1}/{rounds} done', file=sys.stderr, flush=True)
     out = {n: statistics.median(v) for n, v in times.items()}
@@ -222,6 +226,12 @@ def bench_model(name, real, binary, x, rounds):
         rounds,
         warmup=1,
         label=f'{name}, batch {x.shape[0]}')
+    # back to back: each model's forwards in a row (a deployed model's steady state); above,
+    # every forward follows the other models', whose weights (47-49 MB for the float ones)
+    # evict the packed model's from the caches
+    steady = interleaved({'float': lambda: real(x), 'packed': lambda: packed(x)}, rounds,
+                         warmup=1, label=f'{name}, batch {x.shape[0]}, back to back', repeat=4)
+    t.update({f'{k} steady': v for k, v in steady.items() if not k.endswith('cpu')})
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'model.bnn')
         save_packed(packed, path)
@@ -296,8 +306,9 @@ def main(argv=None) -> None:
                        (3, 224, 224)))
     print('\n| model | batch | float ms | fake-binary ms | packed ms | speed-up vs float '
           '(wall) | (CPU time) | packed unchained ms | unchained speed-up (CPU time) | '
+          'back to back: float ms | packed ms | speed-up | '
           'float ckpt MB | packed file MB | size ratio |')
-    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for batch in args.batches:
         for name, real, binary, shape in models:
             x = torch.randn(batch, *shape)
@@ -307,6 +318,8 @@ def main(argv=None) -> None:
                 f'{t["packed"] * 1e3:.1f} | {t["float"] / t["packed"]:.1f}x | '
                 f'{t["float cpu"] / t["packed cpu"]:.1f}x | {t["unchained"] * 1e3:.1f} | '
                 f'{t["float cpu"] / t["unchained cpu"]:.1f}x | '
+                f'{t["float steady"] * 1e3:.1f} | {t["packed steady"] * 1e3:.1f} | '
+                f'{t["float steady"] / t["packed steady"]:.1f}x | '
                 f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
                 f'{sz["ratio"]:.1f}x |',
                 flush=True)

@@ -1,0 +1,35 @@
+"""tools/benchmark_deploy.py's timing loop: rotation of the variants and the back-to-back mode
+that times each model's steady state (the first call of each block is not timed)."""
+import time
+
+
+def test_interleaved_rotates_and_runs_each_call_once_per_round(deploy_tool):
+    tool = deploy_tool('benchmark_deploy')
+    calls = []
+    out = tool.interleaved({'a': lambda: calls.append('a'), 'b': lambda: calls.append('b')},
+                           rounds=3, warmup=1)
+    assert calls == ['a', 'b'] + ['a', 'b', 'b', 'a', 'a', 'b']
+    assert set(out) == {'a', 'b', 'a cpu', 'b cpu'}
+
+
+def test_back_to_back_times_only_the_calls_after_the_first_of_each_block(deploy_tool):
+    """A function whose first call of every block is slow (cold caches, here a sleep) has a
+    fast median back to back, and a slow one when every call follows the other function."""
+    tool = deploy_tool('benchmark_deploy')
+    calls = []
+    state = {'last': None}
+
+    def slow_after_other(name):
+        def fn():
+            calls.append(name)
+            if state['last'] != name:
+                time.sleep(0.02)
+            state['last'] = name
+        return fn
+
+    fns = {n: slow_after_other(n) for n in 'abc'}
+    steady = tool.interleaved(fns, rounds=3, warmup=0, repeat=3)
+    assert ''.join(calls) == 'aaabbbccc' 'bbbcccaaa' 'cccaaabbb'
+    assert all(steady[n] < 0.01 for n in 'abc')
+    cold = tool.interleaved(fns, rounds=3, warmup=0)  # no call follows its own function
+    assert all(cold[n] >= 0.02 for n in 'abc')
