@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from .block_patterns import BlockPatterns, plain_sequentials
 from .chain import _activation, _f32, _ptr
 from .norm_terms import batchnorm_terms as post_norm_terms
-from .kernel_plan import KernelPlan, conv_plan_args
+from .kernel_plan import KernelPlan, conv_out_size, conv_plan_args
 from .packed_conv import PackedBinaryConv2d, _isa
 
 __all__ = [
@@ -173,11 +173,6 @@ def basic_block_parts(block: nn.Module) -> Optional[Tuple[_ConvStep, _ConvStep]]
     return None if plan is None else plan.parts
 
 
-def _out_size(conv: PackedBinaryConv2d, h: int, w: int) -> Tuple[int, int]:
-    (kh, kw), (sh, sw), (ph, pw) = conv.kernel_size, conv.stride, conv.padding
-    return (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
-
-
 def _step_plan(step: _ConvStep, shape: Tuple[int, int, int, int], packed_input: bool,
                next_norm: Optional[Tuple[Tensor, Tensor]], want_bits: bool,
                threads: int) -> KernelPlan:
@@ -235,8 +230,10 @@ def _fused(block: nn.Module, x: Tensor, xbits: Optional[Tensor] = None,
     calls = plan.calls.get(key)
     if calls is None:
         n, _, h, w = x.shape
-        oh, ow = _out_size(s1.conv, h, w)
-        if _out_size(s2.conv, oh, ow) != (oh, ow):
+        oh, ow = conv_out_size(h, w, s1.conv.kernel_size, s1.conv.stride, s1.conv.padding,
+                               s1.conv.dilation)
+        if conv_out_size(oh, ow, s2.conv.kernel_size, s2.conv.stride,
+                         s2.conv.padding, s2.conv.dilation) != (oh, ow):
             return None
         mid_shape = (n, s1.conv.out_channels, oh, ow)
         calls = plan.calls[key] = (

@@ -110,8 +110,7 @@ def xnor_conv2d(x: Tensor,
     sh, sw = _pair(stride)
     ph, pw = _pair(padding)
     dh, dw = _pair(dilation)
-    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    oh, ow = conv_out_size(h, w, (kh, kw), (sh, sw), (ph, pw), (dh, dw))
     if oh <= 0 or ow <= 0:
         raise ValueError(f'input {tuple(x.shape)} is too small for kernel {(kh, kw)}, '
                          f'padding {(ph, pw)}, dilation {(dh, dw)}')
