@@ -34,58 +34,45 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import threading
-import warnings
 from pathlib import Path
 from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
+from ..deploy.build import LazyLibrary
 from .quantizers import sign_bit, ste_grad, ste_saved
 
 SOURCE = Path(__file__).parent / 'csrc' / 'train_ops.cpp'
 
 _lock = threading.Lock()
-_lib: Optional[ctypes.CDLL] = None
-_failed = False
 _pool: dict = {}
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    P, I, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+    lib.bnn_sign_mask.argtypes = [P, P, P, L, ctypes.c_float, I]
+    lib.bnn_mask_grad.argtypes = [P, P, L, I, I]
+    lib.bnn_scale_forward.argtypes = [P, P, P, P, I, L, L, L, I]
+    lib.bnn_scale_backward.argtypes = [P, P, P, I, P, P, L, L, L, I]
+    for fn in (lib.bnn_sign_mask, lib.bnn_mask_grad, lib.bnn_scale_forward,
+               lib.bnn_scale_backward):
+        fn.restype = I
+
+
+_library = LazyLibrary(SOURCE, _declare, 'binary training ops', env='PLUGINS_BINARY_NATIVE')
 
 
 def native_enabled() -> bool:
     """False when ``PLUGINS_BINARY_NATIVE=0`` is set (the torch path everywhere)."""
-    return os.environ.get('PLUGINS_BINARY_NATIVE', '1') != '0'
+    return _library.enabled()
 
 
 def native_library() -> Optional[ctypes.CDLL]:
     """The compiled ``train_ops`` library, built on the first call; ``None`` if disabled or if it
     cannot be built (no compiler: one warning, then the torch path)."""
-    global _lib, _failed
-    if not native_enabled():
-        return None
-    if _lib is not None or _failed:
-        return _lib
-    with _lock:
-        if _lib is None and not _failed:
-            from plugins.deploy.build import KernelBuildError, compiled_library
-            try:
-                lib = ctypes.CDLL(str(compiled_library(SOURCE)))
-            except (KernelBuildError, OSError) as e:
-                _failed = True
-                warnings.warn(f'binary training ops: C++ library unavailable, using torch ops '
-                              f'({e})')
-                return None
-            P, I, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
-            lib.bnn_sign_mask.argtypes = [P, P, P, L, ctypes.c_float, I]
-            lib.bnn_mask_grad.argtypes = [P, P, L, I, I]
-            lib.bnn_scale_forward.argtypes = [P, P, P, P, I, L, L, L, I]
-            lib.bnn_scale_backward.argtypes = [P, P, P, I, P, P, L, L, L, I]
-            for fn in (lib.bnn_sign_mask, lib.bnn_mask_grad, lib.bnn_scale_forward,
-                       lib.bnn_scale_backward):
-                fn.restype = I
-            _lib = lib
-    return _lib
+    return _library()
 
 
 def pooled_empty(shape, dtype: torch.dtype = torch.float32) -> Tensor:

@@ -28,8 +28,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 SOURCE = Path(__file__).parent / 'csrc' / 'xnor_conv.cpp'
 # -ffp-contract=off: every float operation rounds as in the float model; the BatchNorms use
@@ -84,6 +85,52 @@ def _prebuilt(source: Path = SOURCE) -> Optional[Path]:
         if found:
             return found[0]
     return None
+
+
+class LazyLibrary:
+    """A C++ source's library, compiled and loaded on the first call (once per process, thread
+    safe), for code that has a torch fallback: where it cannot be built the call warns once
+    and returns None from then on.
+
+    Args:
+        source: path of the ``.cpp`` file (built by :func:`compiled_library`).
+        declare: called once with the loaded ``ctypes.CDLL`` to set argument and result types.
+        what: what the library is, for the warning (e.g. ``'binary training ops'``).
+        env: an environment variable that disables the library when it is ``0``.
+    """
+
+    def __init__(self, source: Path, declare: Callable[[ctypes.CDLL], None], what: str,
+                 env: Optional[str] = None) -> None:
+        self.source, self.declare, self.what, self.env = Path(source), declare, what, env
+        self._lib: Optional[ctypes.CDLL] = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def enabled(self) -> bool:
+        """False when ``env`` is set to ``0``."""
+        return self.env is None or os.environ.get(self.env, '1') != '0'
+
+    def __call__(self) -> Optional[ctypes.CDLL]:
+        if not self.enabled():
+            return None
+        if self._lib is not None or self._failed:
+            return self._lib
+        with self._lock:
+            if self._lib is None and not self._failed:
+                try:
+                    lib = ctypes.CDLL(str(compiled_library(self.source)))
+                except (KernelBuildError, OSError) as e:
+                    self._failed = True
+                    warnings.warn(f'{self.what}: C++ library unavailable, using torch ops ({e})')
+                    return None
+                self.declare(lib)
+                self._lib = lib
+        return self._lib
+
+    def reset(self) -> None:
+        """Forget the loaded library or the failure (the next call tries again)."""
+        with self._lock:
+            self._lib, self._failed = None, False
 
 
 def library_path() -> Path:

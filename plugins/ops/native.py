@@ -8,14 +8,13 @@ and :mod:`plugins.ops.resample` uses its torch-view formulas; both give torch's 
 from __future__ import annotations
 
 import ctypes
-import os
-import threading
-import warnings
 from pathlib import Path
 from typing import Optional
 
 import torch
 from torch import Tensor
+
+from ..deploy.build import LazyLibrary
 
 SOURCE = Path(__file__).parent / 'csrc' / 'pool.cpp'
 #: pool name -> (C function, output size of an (H, W) input)
@@ -24,35 +23,21 @@ POOLS = {
     'avg2x2': ('ops_avg_pool2x2', lambda h, w: (h // 2, w // 2)),
 }
 
-_lock = threading.Lock()
-_lib: Optional[ctypes.CDLL] = None
-_failed = False
+def _declare(lib: ctypes.CDLL) -> None:
+    for fn, _ in POOLS.values():
+        f = getattr(lib, fn)
+        f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_int]
+        f.restype = ctypes.c_int
+
+
+_library = LazyLibrary(SOURCE, _declare, 'plugins.ops pools', env='PLUGINS_OPS_NATIVE')
 
 
 def pool_library() -> Optional[ctypes.CDLL]:
     """The compiled pool library, built on the first call; None when disabled
     (``PLUGINS_OPS_NATIVE=0``) or when it cannot be built (one warning)."""
-    global _lib, _failed
-    if os.environ.get('PLUGINS_OPS_NATIVE', '1') == '0':
-        return None
-    if _lib is not None or _failed:
-        return _lib
-    with _lock:
-        if _lib is None and not _failed:
-            from plugins.deploy.build import KernelBuildError, compiled_library
-            try:
-                lib = ctypes.CDLL(str(compiled_library(SOURCE)))
-            except (KernelBuildError, OSError) as e:
-                _failed = True
-                warnings.warn(f'plugins.ops: C++ pools unavailable, using torch views ({e})')
-                return None
-            for fn, _ in POOLS.values():
-                f = getattr(lib, fn)
-                f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
-                              ctypes.c_int, ctypes.c_int]
-                f.restype = ctypes.c_int
-            _lib = lib
-    return _lib
+    return _library()
 
 
 def native_pool(name: str, x: Tensor) -> Optional[Tensor]:

@@ -71,3 +71,19 @@ def test_native_pool_declines_what_it_does_not_compute():
 def test_native_pool_names_the_allowed_pools():
     with pytest.raises(ValueError, match=r"'max2x2'.*avg2x2.*max3x3s2"):
         native_pool('max2x2', torch.randn(1, 1, 4, 4))
+
+
+def test_without_a_compiler_the_views_are_used(monkeypatch, tmp_path):
+    from plugins.deploy import build
+    from plugins.ops import native
+    monkeypatch.setattr(native._library, '_lib', None)
+    monkeypatch.setattr(native._library, '_failed', False)
+    monkeypatch.setattr(build, '_build_dirs', lambda: [tmp_path])  # no prebuilt library
+    monkeypatch.setenv('CXX', 'no-such-compiler-xyz')
+    with pytest.warns(UserWarning, match=r'plugins\.ops pools: C\+\+ library unavailable'):
+        assert pool_library() is None
+    assert pool_library() is None  # warned once, not retried
+    x = _inputs((1, 4, 10, 8))[1]
+    with torch.no_grad():
+        _assert_same(max_pool3x3s2(x), F.max_pool2d(x, 3, 2, 1))
+        _assert_same(avg_pool2x2(x), F.avg_pool2d(x, 2, 2))
