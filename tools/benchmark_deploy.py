@@ -16,7 +16,9 @@ resampling (:mod:`plugins.ops.resample`), so the speed-up counts the binary laye
 not a faster pooling.
 
 Output: markdown tables (paste into docs/deploy.md): layers, whole models (float, fake-binary,
-packed, packed without the packed chains of plugins/deploy/chain.py; sizes), and with
+packed, packed without the packed chains of plugins/deploy/chain.py, each forward right after
+another model's; float and packed again back to back, each model's forwards in a row, the
+first of each block untimed: the steady state of a deployed model; sizes), and with
 ``--profile`` where each model's time goes by layer kind. A progress line per round goes to
 stderr.
 """
