@@ -986,20 +986,9 @@ static Fuse make_fuse(bool packed_input, int out_ctotal, int out_coff, const flo
                       const float* act_neg, bool next_bits, const float* next_alpha,
                       const float* next_beta, bool residual, const float* post_alpha,
                       const float* post_beta, int order) {
-  Fuse fz;
-  fz.packed_input = packed_input;
-  fz.out_ctotal = out_ctotal;
-  fz.out_coff = out_coff;
-  fz.act_pos = act_pos;
-  fz.act_neg = act_neg;
-  fz.next_bits = next_bits;
-  fz.next_alpha = next_alpha;
-  fz.next_beta = next_beta;
-  fz.residual = residual;
-  fz.post_alpha = post_alpha;
-  fz.post_beta = post_beta;
-  fz.order = order;
-  return fz;
+  // (in the order of Fuse's members)
+  return Fuse{out_ctotal, out_coff,  act_pos, act_neg, next_alpha, next_beta,
+              post_alpha, post_beta, order, packed_input, next_bits, residual};
 }
 
 // bnn_conv2d plus the chain options of struct Fuse (see there).
