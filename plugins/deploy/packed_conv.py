@@ -324,20 +324,26 @@ class PackedBinaryConv2d(nn.Module):
             raise ValueError(f'bnn_conv2d_run rejected its arguments (code {rc}) for {self}')
         return out
 
+    def _cached_plan(self, x: Tensor, fuse: bool) -> Optional[KernelPlan]:
+        """The cached plan if it was built for ``x``'s shape, ``fuse``, this thread count and
+        the current buffers (the same tensors, not edited in place since), else None."""
+        c = self.__dict__.get('_call_plan')
+        if c is not None and x.shape == c[0] and fuse is c[1] and \
+                torch.get_num_threads() == c[2] and \
+                all(map(operator.is_, self._buffers.values(), c[3])) and \
+                [t._version for t in c[4]] == c[5]:
+            return c[6]
+        return None
+
     def _plan(self, x: Tensor, fuse: bool) -> KernelPlan:
         """The kernel plan of this layer for an input of ``x``'s shape, cached: a call then
         costs one ``torch.empty`` and one foreign call of six arguments (the Python overhead
-        matters at 4x4-8x8, where the kernel itself runs in microseconds). The key holds the
+        matters at 4x4-8x8, where the kernel itself runs in microseconds). The cache holds the
         identity and version of every buffer the plan points into, so replacing or editing
         one rebuilds it."""
-        bufs = self._buffers
-        deps = tuple((id(t), t._version) if t is not None else None
-                     for t in (bufs['weight_bits'], bufs['scale'], bufs['bias'],
-                               bufs['in_alpha'], bufs['in_beta']))
-        key = (x.shape, fuse, deps, torch.get_num_threads())
-        plan = self.__dict__.get('_call_plan')
-        if plan is not None and plan[0] == key:
-            return plan[1]
+        plan = self._cached_plan(x, fuse)
+        if plan is not None:
+            return plan
         wt, tp = self._kernel_buffers()
         sc = _f32(self.scale) if fuse and self.scale is not None else None
         bs = _f32(self.bias) if fuse and self.bias is not None else None
@@ -351,15 +357,10 @@ class PackedBinaryConv2d(nn.Module):
                              f'{self.dilation}')
         plan = KernelPlan(**conv_plan_args(self, tuple(x.shape), torch.get_num_threads(),
                                            _isa(None), wt, tp, sc, bs, ia, ib))
-        self.__dict__['_call_plan'] = (key, plan)
-        if fuse and self.backend == 'kernel' and self.scale_kind != 'spatial' and \
-                not self.act_scale:  # what forward checks before it reuses the plan directly
-            held = tuple(t for t in bufs.values() if t is not None)
-            self.__dict__['_fast_call'] = (x.shape, torch.get_num_threads(),
-                                           tuple(bufs.values()), held,
-                                           [t._version for t in held], plan)
-        else:
-            self.__dict__.pop('_fast_call', None)
+        bufs = tuple(self._buffers.values())
+        held = tuple(t for t in bufs if t is not None)
+        self.__dict__['_call_plan'] = (x.shape, fuse, torch.get_num_threads(), bufs, held,
+                                       [t._version for t in held], plan)
         return plan
 
     def _apply_input_norm(self, x: Tensor) -> Tensor:
@@ -375,26 +376,22 @@ class PackedBinaryConv2d(nn.Module):
 
     def _torch_forward(self, x: Tensor) -> Tensor:
         x = self._apply_input_norm(x.float())
-        xs = torch.copysign(torch.ones((), dtype=torch.float32), x)
+        from ..binary.quantizers import sign_bit  # (the training sign; exact, -0 -> -1)
+        xs = sign_bit(x)
         ph, pw = self.padding
         xs = F.pad(xs, (pw, pw, ph, ph), value=float(self.pad_value))
         return F.conv2d(xs, self.signs(), None, self.stride, 0, self.dilation, self.groups)
 
     def forward(self, x: Tensor) -> Tensor:
-        # the common case, a repeated call: the cached plan's input shape, threads and buffers
-        # (identity and version) checked inline (at 4x4 the kernel takes ~12 us and each
-        # Python call or attribute lookup counts, more so with cold caches)
-        fast = self.__dict__.get('_fast_call')
-        if fast is not None and self.backend == 'kernel' and not self.act_scale and \
-                self.scale_kind != 'spatial' and x.shape == fast[0] and \
-                x.dtype is torch.float32 and \
-                x.is_cpu and x.is_contiguous() and torch.get_num_threads() == fast[1] and \
-                all(map(operator.is_, self._buffers.values(), fast[2])) and \
-                [t._version for t in fast[3]] == fast[4]:
-            plan = fast[5]
-            out = torch.empty(*plan.out_shape)  # (ints: ~1 us faster than a tuple, cold)
-            if plan.run(x.data_ptr(), None, out.data_ptr(), None, None) == 0:
-                return out
+        # the common case, a repeated call of the kernel path with everything fused: the cached
+        # plan used directly (at 4x4 the kernel takes ~12 us, so each Python call counts)
+        if self.backend == 'kernel' and not self.act_scale and self.scale_kind != 'spatial' and \
+                x.dtype is torch.float32 and x.is_cpu and x.is_contiguous():
+            plan = self._cached_plan(x, True)
+            if plan is not None:
+                out = torch.empty(*plan.out_shape)  # (ints: ~1 us faster than a tuple, cold)
+                if plan.run(x.data_ptr(), None, out.data_ptr(), None, None) == 0:
+                    return out
         if self.backend == 'kernel' and self.scale_kind != 'spatial' and not self.act_scale:
             return self._kernel_forward(x, True)  # everything in the kernel
         channel = self.scale if self.scale_kind == 'channel' else None
@@ -441,7 +438,6 @@ class PackedBinaryConv2d(nn.Module):
         state = super().__getstate__().copy()
         state.update(_cache_key=None, _wt=None, _tap_pop=None)  # derived at load time
         state.pop('_call_plan', None)
-        state.pop('_fast_call', None)
         return state
 
     def extra_repr(self) -> str:
