@@ -341,7 +341,8 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
     #: training computes sign + conv as one autograd node where the activation quantiser
     #: allows it (:class:`_SignConv2d`; same values); False forces the two-node form
     fuse_sign: bool = True
-    #: the backward of a spatial output scale runs as one C++ pass on CPU float32 tensors
+    #: on CPU float32 tensors the elementwise training passes (sign + straight-through mask,
+    #: spatial output scale forward and backward) run as C++ passes
     #: (:mod:`plugins.binary.train_ops`; same values); False forces the torch ops
     native_ops: bool = True
 
