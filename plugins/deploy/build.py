@@ -210,6 +210,9 @@ def load_library() -> ctypes.CDLL:
             lib.bnn_min_work_per_thread.restype = ctypes.c_longlong
             lib.bnn_best_isa.restype = I
             lib.bnn_max_threads.restype = I
+            # y = act(norm(p)) for pool_first: returns the number of zero outputs, or -1
+            lib.bnn_norm_act.argtypes = [P, P, I, I, ctypes.c_longlong, P, P, P, I, I]
+            lib.bnn_norm_act.restype = ctypes.c_longlong
             _lib = lib
         return _lib
 

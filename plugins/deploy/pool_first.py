@@ -123,15 +123,9 @@ def _kernel_norm_act(p: Tensor, terms: Optional[tuple]) -> Optional[Tuple[Tensor
     if terms is None or p.dim() != 4 or p.dtype != torch.float32 or not p.is_cpu or \
             not p.is_contiguous() or p.shape[1] != terms[0].numel():
         return None
-    import ctypes
     from .build import load_library
     from .packed_conv import _isa
-    lib = load_library()
-    fn = lib.bnn_norm_act
-    if fn.restype is not ctypes.c_longlong:
-        P, I = ctypes.c_void_p, ctypes.c_int
-        fn.argtypes = [P, P, I, I, ctypes.c_longlong, P, P, P, I, I]
-        fn.restype = ctypes.c_longlong
+    fn = load_library().bnn_norm_act
     y = torch.empty_like(p)
     n, c, h, w = p.shape
     alpha, beta, slope = terms
