@@ -230,8 +230,10 @@ def export_binary(model: nn.Module,
 def fuse_for_inference(model: nn.Module) -> List[str]:
     """The run-time passes of an exported ``model``, in place: registered HPM blocks as packed
     chains (:mod:`plugins.deploy.chain`), registered Bi-Real blocks as fused kernel calls
-    (:mod:`plugins.deploy.basic_block_chain`) and max/average pooling without layout copies
-    (:mod:`plugins.deploy.pooling`). They replace forwards only: the same values, no parameter
+    (:mod:`plugins.deploy.basic_block_chain`), max/average pooling without layout copies
+    (:mod:`plugins.deploy.pooling`) and real ``1x1 conv -> BatchNorm`` pairs in C++ where that
+    equals torch bit for bit and is faster (:mod:`plugins.deploy.exact_conv1x1`). They replace
+    forwards only: the same values, no parameter
     or buffer changes, so :func:`load_packed` runs them again after loading.
 
     Returns:
@@ -239,10 +241,12 @@ def fuse_for_inference(model: nn.Module) -> List[str]:
     """
     from .basic_block_chain import chain_basic_blocks, chain_basic_sequentials
     from .chain import chain_blocks
+    from .exact_conv1x1 import exact_conv1x1s
     from .pooling import fast_pooling
     names, basic = chain_blocks(model), chain_basic_blocks(model)
     if basic:  # (empty too when the kernel does not round like torch)
         chain_basic_sequentials(model)  # stages pass sign bits between their blocks
     names += basic
     fast_pooling(model)
+    exact_conv1x1s(model)
     return names
