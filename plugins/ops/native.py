@@ -1,4 +1,6 @@
-"""The C++ pools of ``csrc/pool.cpp`` (exact ResNet stem max-pool and 2x2 average pool).
+"""The C++ passes of ``csrc/pool.cpp``: exact pools (the ResNet stem's 3x3/2 max-pool, the
+Bi-Real shortcuts' 2x2 average pool, the hourglass's 2x2 max-pool) and the hourglass's nearest
+2x upsampling + skip addition.
 
 Compiled on first use, never at import (:func:`plugins.deploy.build.compiled_library`, cached
 by source hash, OpenMP with ``torch.get_num_threads()`` threads). Without a compiler (one
@@ -21,14 +23,20 @@ SOURCE = Path(__file__).parent / 'csrc' / 'pool.cpp'
 POOLS = {
     'max3x3s2': ('ops_max_pool3x3s2', lambda h, w: ((h - 1) // 2 + 1, (w - 1) // 2 + 1)),
     'avg2x2': ('ops_avg_pool2x2', lambda h, w: (h // 2, w // 2)),
+    'max2x2': ('ops_max_pool2x2', lambda h, w: (h // 2, w // 2)),
 }
 
+
 def _declare(lib: ctypes.CDLL) -> None:
+    P, I = ctypes.c_void_p, ctypes.c_int
     for fn, _ in POOLS.values():
         f = getattr(lib, fn)
-        f.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
-                      ctypes.c_int, ctypes.c_int]
-        f.restype = ctypes.c_int
+        f.argtypes = [P, P, ctypes.c_int64, I, I, I]
+        f.restype = I
+    lib.ops_upsample2x_add.argtypes = [P, P, P, ctypes.c_int64, I, I, I]
+    lib.ops_upsample2x_add.restype = I
+    lib.ops_set_vector.argtypes = [I]
+    lib.ops_set_vector.restype = I
 
 
 _library = LazyLibrary(SOURCE, _declare, 'plugins.ops pools', env='PLUGINS_OPS_NATIVE')
@@ -40,13 +48,22 @@ def pool_library() -> Optional[ctypes.CDLL]:
     return _library()
 
 
+def _takes(*xs: Tensor) -> bool:
+    """Whether the C++ passes compute on these tensors: contiguous float32 4-D CPU tensors
+    that autograd does not record."""
+    grad = torch.is_grad_enabled()
+    return all(x.dim() == 4 and x.device.type == 'cpu' and x.dtype == torch.float32 and
+               x.is_contiguous() and not (grad and x.requires_grad) for x in xs)
+
+
 def native_pool(name: str, x: Tensor) -> Optional[Tensor]:
     """``name`` (a key of :data:`POOLS`) of ``x`` in C++, or None where the C++ pass does not
     apply (not a contiguous float32 4-D CPU tensor, autograd recording, library unavailable).
 
     Args:
-        name: ``'max3x3s2'`` (``F.max_pool2d(x, 3, 2, 1)``) or ``'avg2x2'``
-            (``F.avg_pool2d(x, 2, 2)``, even H and W).
+        name: ``'max3x3s2'`` (``F.max_pool2d(x, 3, 2, 1)``), ``'avg2x2'``
+            (``F.avg_pool2d(x, 2, 2)``, even H and W) or ``'max2x2'`` (``F.max_pool2d(x, 2,
+            2)``, H and W at least 2).
         x: (N, C, H, W).
 
     Returns:
@@ -54,8 +71,7 @@ def native_pool(name: str, x: Tensor) -> Optional[Tensor]:
     """
     if name not in POOLS:
         raise ValueError(f'unknown pool {name!r}; allowed: {sorted(POOLS)}')
-    if x.dim() != 4 or x.device.type != 'cpu' or x.dtype != torch.float32 or \
-            not x.is_contiguous() or (torch.is_grad_enabled() and x.requires_grad):
+    if not _takes(x):
         return None
     lib = pool_library()
     if lib is None:
@@ -68,4 +84,31 @@ def native_pool(name: str, x: Tensor) -> Optional[Tensor]:
     return y
 
 
-__all__ = ['POOLS', 'native_pool', 'pool_library']
+def native_upsample2x_add(skip: Tensor, low: Tensor) -> Optional[Tensor]:
+    """``skip + F.interpolate(low, scale_factor=2, mode='nearest')`` in C++ (one addition per
+    element, ``skip``'s value first), or None where the C++ pass does not apply (see
+    :func:`native_pool`) or the shapes do not match.
+
+    Args:
+        skip: (N, C, 2h, 2w).
+        low: (N, C, h, w).
+
+    Returns:
+        (N, C, 2h, 2w), a new tensor, or None.
+    """
+    if not _takes(skip, low):
+        return None
+    n, c, h, w = low.shape
+    if skip.shape != (n, c, 2 * h, 2 * w):
+        return None
+    lib = pool_library()
+    if lib is None:
+        return None
+    out = torch.empty(n, c, 2 * h, 2 * w)
+    if lib.ops_upsample2x_add(skip.data_ptr(), low.data_ptr(), out.data_ptr(), n * c, h, w,
+                              torch.get_num_threads()):
+        return None
+    return out
+
+
+__all__ = ['POOLS', 'native_pool', 'native_upsample2x_add', 'pool_library']

@@ -15,16 +15,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .native import native_pool
+from .native import native_pool, native_upsample2x_add
 
 
 def max_pool2x2(x: Tensor) -> Tensor:
     """``F.max_pool2d(x, 2, 2)``, the same tensor.
 
-    Without autograd on a CPU tensor it is computed as the maximum of the window's four
-    strided views in window order (``torch.maximum`` keeps the first of equal values and
-    propagates NaN like max-pooling). With autograd it calls ``F.max_pool2d``, whose gradient
-    goes to one element of a tied window (``torch.maximum`` would split it).
+    A contiguous float32 CPU tensor without autograd takes the C++ pass of
+    :mod:`plugins.ops.native` (torch's rule in torch's window order, one pass). Other CPU
+    tensors without autograd: the maximum of the window's four strided views in window order
+    (``torch.maximum`` keeps the first of equal values and propagates NaN like max-pooling).
+    With autograd it calls ``F.max_pool2d``, whose gradient goes to one element of a tied
+    window (``torch.maximum`` would split it).
 
     Args:
         x: (N, C, H, W).
@@ -35,6 +37,9 @@ def max_pool2x2(x: Tensor) -> Tensor:
     if x.dim() != 4 or x.device.type != 'cpu' or min(x.shape[-2:]) < 2 or \
             (torch.is_grad_enabled() and x.requires_grad):
         return F.max_pool2d(x, 2, 2)  # (and its error for a too small input)
+    y = native_pool('max2x2', x)
+    if y is not None:
+        return y
     h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     out = torch.maximum(x[..., 0:h:2, 0:w:2], x[..., 0:h:2, 1:w:2])
     torch.maximum(out, x[..., 1:h:2, 0:w:2], out=out)
@@ -44,9 +49,11 @@ def max_pool2x2(x: Tensor) -> Tensor:
 def upsample2x_add(skip: Tensor, low: Tensor, mode: str = 'nearest') -> Tensor:
     """``skip + F.interpolate(low, scale_factor=2, mode=mode)``.
 
-    For ``'nearest'`` the upsampling is a broadcast inside the addition (no upsampled copy;
-    without autograd the rows of ``low`` are widened first, so the broadcast runs over whole
-    rows); ``'bilinear'`` (``align_corners=False``) interpolates first.
+    For ``'nearest'``, contiguous float32 CPU tensors without autograd take the C++ pass of
+    :mod:`plugins.ops.native` (one pass, no upsampled copy); otherwise the upsampling is a
+    broadcast inside the addition (without autograd the rows of ``low`` are widened first, so
+    the broadcast runs over whole rows). ``'bilinear'`` (``align_corners=False``)
+    interpolates first.
 
     Args:
         skip: (N, C, 2h, 2w), the upper branch.
@@ -62,6 +69,9 @@ def upsample2x_add(skip: Tensor, low: Tensor, mode: str = 'nearest') -> Tensor:
     if skip.shape != (n, c, 2 * h, 2 * w):
         raise ValueError(f'skip must be {(n, c, 2 * h, 2 * w)} for low {tuple(low.shape)}, '
                          f'got {tuple(skip.shape)}')
+    out = native_upsample2x_add(skip, low)
+    if out is not None:
+        return out
     if torch.is_grad_enabled() and (skip.requires_grad or low.requires_grad):
         out = skip.reshape(n, c, h, 2, w, 2) + low.reshape(n, c, h, 1, w, 1)
     else:  # widen the rows first: the broadcast then runs over rows of 2w (1.5-2x faster)

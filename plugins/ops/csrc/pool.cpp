@@ -11,14 +11,42 @@
 //     when the maximum is +-0: such an output is recomputed in torch's order.
 //   * ops_avg_pool2x2 = F.avg_pool2d(x, 2, 2) for even H and W: ((((0 + a) + b) + c) + d) / 4
 //     in row-major order, as torch's kernel sums from 0 and divides.
+//   * ops_max_pool2x2 = F.max_pool2d(x, 2, 2) (the hourglass's pool; odd H or W: the last row
+//     or column is dropped): torch's rule `v > m || isnan(v)` over the window in row-major
+//     order a, b (top row), c, d (bottom row), starting from a (torch starts from -inf, which
+//     takes a whatever it is, -inf itself included), so ties, signed zeros and the NaN that
+//     stays are torch's.
+//   * ops_upsample2x_add = skip + F.interpolate(low, scale_factor=2, mode='nearest'): one float
+//     addition per output element, skip's value first (exact by construction).
+// The last two have AVX2 paths (8 outputs per step, the same comparisons and additions, so the
+// same bits), chosen at run time (__builtin_cpu_supports; no -march), and portable loops for
+// other CPUs, for the ends of rows and for tests (ops_set_vector(0)).
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
+#if (defined(__x86_64__) || defined(__i386__))
+#define OPS_X86 1
+#include <immintrin.h>
+#else
+#define OPS_X86 0
+#endif
 
 namespace {
+
+// 1: the AVX2 paths run where the CPU has AVX2; 0: the portable loops only (tests)
+int use_vector = 1;
+
+bool avx2() {
+#if OPS_X86
+    static const bool has = __builtin_cpu_supports("avx2");
+    return use_vector && has;
+#else
+    return false;
+#endif
+}
 
 inline float take(float m, float v) {
     const bool t = (v > m) | (v != v);  // no short circuit: the loops below vectorise
@@ -88,6 +116,109 @@ void avg_rows(const float* x, float* y, int H, int W, int64_t begin, int64_t end
     }
 }
 
+// --- 2x2 max-pool, stride 2 --------------------------------------------------------------
+// output columns [j0, OW) of one output row: a, b = the top input row, c, d = the bottom one
+void max2x2_tail(const float* top, const float* bot, float* yp, int j0, int OW) {
+    for (int j = j0; j < OW; ++j) {
+        float m = top[2 * j];
+        m = take(m, top[2 * j + 1]);
+        m = take(m, bot[2 * j]);
+        yp[j] = take(m, bot[2 * j + 1]);
+    }
+}
+
+#if OPS_X86
+__attribute__((target("avx2"), always_inline)) inline __m256 take8(__m256 m, __m256 v) {
+    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(m, v, t);
+}
+
+// 8 outputs per step: the even (a, c) and odd (b, d) columns of 16 inputs per row, in the
+// order _mm256_shuffle_ps leaves them (lanes 0 2 1 3 of 64-bit pairs), put back in order once
+__attribute__((target("avx2"))) int max2x2_row_avx2(const float* top, const float* bot,
+                                                    float* yp, int OW) {
+    int j = 0;
+    for (; j + 8 <= OW; j += 8) {
+        const __m256 t0 = _mm256_loadu_ps(top + 2 * j), t1 = _mm256_loadu_ps(top + 2 * j + 8);
+        const __m256 b0 = _mm256_loadu_ps(bot + 2 * j), b1 = _mm256_loadu_ps(bot + 2 * j + 8);
+        __m256 m = _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));                // a
+        m = take8(m, _mm256_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1)));              // b
+        m = take8(m, _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)));              // c
+        m = take8(m, _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)));              // d
+        const __m256d r = _mm256_permute4x64_pd(_mm256_castps_pd(m), _MM_SHUFFLE(3, 1, 2, 0));
+        _mm256_storeu_ps(yp + j, _mm256_castpd_ps(r));
+    }
+    return j;
+}
+#endif
+
+// output rows [begin, end) of the flattened (plane, output row) range
+void max2x2_rows(const float* x, float* y, int H, int W, int64_t begin, int64_t end) {
+    const int OH = H / 2, OW = W / 2;
+    const bool vec = avx2();
+    for (int64_t it = begin; it < end; ++it) {
+        const int64_t p = it / OH;
+        const int oh = (int)(it % OH);
+        const float* top = x + (p * H + 2 * oh) * (int64_t)W;
+        float* yp = y + it * OW;
+        int j = 0;
+#if OPS_X86
+        if (vec) j = max2x2_row_avx2(top, top + W, yp, OW);
+#endif
+        max2x2_tail(top, top + W, yp, j, OW);
+    }
+}
+
+// --- nearest 2x upsampling + addition ---------------------------------------------------
+// low columns [j0, w) of one low row: out rows o0, o1 = skip rows s0, s1 + the widened row
+void up2x_add_tail(const float* s0, const float* s1, const float* l, float* o0, float* o1,
+                   int j0, int w) {
+    for (int j = j0; j < w; ++j) {
+        const float v = l[j];
+        o0[2 * j] = s0[2 * j] + v;
+        o0[2 * j + 1] = s0[2 * j + 1] + v;
+        o1[2 * j] = s1[2 * j] + v;
+        o1[2 * j + 1] = s1[2 * j + 1] + v;
+    }
+}
+
+#if OPS_X86
+__attribute__((target("avx2"))) int up2x_add_row_avx2(const float* s0, const float* s1,
+                                                      const float* l, float* o0, float* o1,
+                                                      int w) {
+    const __m256i lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    int j = 0;
+    for (; j + 8 <= w; j += 8) {
+        const __m256 v = _mm256_loadu_ps(l + j);
+        const __m256 v0 = _mm256_permutevar8x32_ps(v, lo), v1 = _mm256_permutevar8x32_ps(v, hi);
+        const int k = 2 * j;
+        _mm256_storeu_ps(o0 + k, _mm256_add_ps(_mm256_loadu_ps(s0 + k), v0));
+        _mm256_storeu_ps(o0 + k + 8, _mm256_add_ps(_mm256_loadu_ps(s0 + k + 8), v1));
+        _mm256_storeu_ps(o1 + k, _mm256_add_ps(_mm256_loadu_ps(s1 + k), v0));
+        _mm256_storeu_ps(o1 + k + 8, _mm256_add_ps(_mm256_loadu_ps(s1 + k + 8), v1));
+    }
+    return j;
+}
+#endif
+
+// low rows [begin, end) of the flattened (plane, low row) range; skip and out are (2h, 2w)
+void up2x_add_rows(const float* skip, const float* low, float* out, int h, int w,
+                   int64_t begin, int64_t end) {
+    const bool vec = avx2();
+    const int64_t W = 2 * (int64_t)w;
+    for (int64_t it = begin; it < end; ++it) {  // low row `it` -> out rows 2 it, 2 it + 1
+        const float* s0 = skip + 2 * it * W;
+        float* o0 = out + 2 * it * W;
+        const float* l = low + it * w;
+        int j = 0;
+#if OPS_X86
+        if (vec) j = up2x_add_row_avx2(s0, s0 + W, l, o0, o0 + W, w);
+#endif
+        up2x_add_tail(s0, s0 + W, l, o0, o0 + W, j, w);
+    }
+}
+
 // fn(begin, end) over [0, n) in equal contiguous shares, one per thread
 template <class F>
 void shares(int64_t n, int threads, F&& fn) {
@@ -123,6 +254,33 @@ int ops_avg_pool2x2(const float* x, float* y, int64_t planes, int H, int W, int 
     if (!x || !y || planes < 0 || H < 2 || W < 2 || H % 2 || W % 2) return 1;
     shares(planes * (H / 2), threads, [&](int64_t b, int64_t e) { avg_rows(x, y, H, W, b, e); });
     return 0;
+}
+
+// y [P][H/2][W/2] = F.max_pool2d(x [P][H][W], 2, 2). Returns 0, or 1 for bad arguments
+// (H or W below 2: torch raises for those).
+int ops_max_pool2x2(const float* x, float* y, int64_t planes, int H, int W, int threads) {
+    if (!x || !y || planes < 0 || H < 2 || W < 2) return 1;
+    shares(planes * (H / 2), threads,
+           [&](int64_t b, int64_t e) { max2x2_rows(x, y, H, W, b, e); });
+    return 0;
+}
+
+// out [P][2h][2w] = skip [P][2h][2w] + low [P][h][w] repeated 2x2 (nearest). out may be skip
+// (in place). Returns 0, or 1 for bad arguments.
+int ops_upsample2x_add(const float* skip, const float* low, float* out, int64_t planes, int h,
+                       int w, int threads) {
+    if (!skip || !low || !out || planes < 0 || h < 1 || w < 1) return 1;
+    shares(planes * h, threads,
+           [&](int64_t b, int64_t e) { up2x_add_rows(skip, low, out, h, w, b, e); });
+    return 0;
+}
+
+// Whether the AVX2 paths may run (1, the default) or only the portable loops (0); returns the
+// previous setting. For tests of the portable loops on an AVX2 machine.
+int ops_set_vector(int on) {
+    const int before = use_vector;
+    use_vector = on != 0;
+    return before;
 }
 
 }  // extern "C"
