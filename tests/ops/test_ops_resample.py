@@ -1,9 +1,22 @@
-"""The hourglass's resampling helpers against torch's own max-pooling and interpolation."""
+"""The hourglass's resampling helpers against torch's own max-pooling and interpolation, with
+the C++ passes of plugins/ops/native.py and with the torch formulas they replace."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 from plugins.ops.resample import max_pool2x2, upsample2x_add
+
+
+@pytest.fixture(autouse=True, params=['native', 'views', 'views-2-threads'])
+def path(request, monkeypatch):
+    """Every test with the C++ passes (2 threads) and with the torch formulas
+    (``PLUGINS_OPS_NATIVE=0``) at 1 and 2 threads."""
+    if request.param.startswith('views'):
+        monkeypatch.setenv('PLUGINS_OPS_NATIVE', '0')
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2 if request.param != 'views' else 1)
+    yield request.param
+    torch.set_num_threads(previous)
 
 
 def _awkward(shape, seed=0):
