@@ -1,6 +1,6 @@
 """The C++ passes of ``csrc/pool.cpp``: exact pools (the ResNet stem's 3x3/2 max-pool, the
 Bi-Real shortcuts' 2x2 average pool, the hourglass's 2x2 max-pool) and the hourglass's nearest
-2x upsampling + skip addition.
+2x upsampling + skip addition, and the stacked hourglass's three-term merge ``(x + a) + b``.
 
 Compiled on first use, never at import (:func:`plugins.deploy.build.compiled_library`, cached
 by source hash, OpenMP with ``torch.get_num_threads()`` threads). Without a compiler (one
@@ -35,6 +35,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         f.restype = I
     lib.ops_upsample2x_add.argtypes = [P, P, P, ctypes.c_int64, I, I, I]
     lib.ops_upsample2x_add.restype = I
+    lib.ops_add3.argtypes = [P, P, P, P, ctypes.c_int64, I]
+    lib.ops_add3.restype = I
     lib.ops_set_vector.argtypes = [I]
     lib.ops_set_vector.restype = I
 
@@ -48,12 +50,13 @@ def pool_library() -> Optional[ctypes.CDLL]:
     return _library()
 
 
-def _takes(*xs: Tensor) -> bool:
-    """Whether the C++ passes compute on these tensors: contiguous float32 4-D CPU tensors
-    that autograd does not record."""
+def _takes(*xs: Tensor, dim: Optional[int] = 4) -> bool:
+    """Whether the C++ passes compute on these tensors: contiguous float32 CPU tensors of
+    ``dim`` dimensions (any with None) that autograd does not record."""
     grad = torch.is_grad_enabled()
-    return all(x.dim() == 4 and x.device.type == 'cpu' and x.dtype == torch.float32 and
-               x.is_contiguous() and not (grad and x.requires_grad) for x in xs)
+    return all((dim is None or x.dim() == dim) and x.device.type == 'cpu' and
+               x.dtype == torch.float32 and x.is_contiguous() and
+               not (grad and x.requires_grad) for x in xs)
 
 
 def native_pool(name: str, x: Tensor) -> Optional[Tensor]:
@@ -111,4 +114,27 @@ def native_upsample2x_add(skip: Tensor, low: Tensor) -> Optional[Tensor]:
     return out
 
 
-__all__ = ['POOLS', 'native_pool', 'native_upsample2x_add', 'pool_library']
+def native_add3(x: Tensor, a: Tensor, b: Tensor) -> Optional[Tensor]:
+    """``x + a + b`` (``(x + a) + b``, each sum rounded to float32 as torch does) in one C++
+    pass, or None where it does not apply (see :func:`native_pool`; any number of dimensions,
+    but the three shapes must be equal: no broadcasting).
+
+    Args:
+        x, a, b: tensors of one shape.
+
+    Returns:
+        A new tensor of that shape, or None.
+    """
+    if not _takes(x, a, b, dim=None) or not x.shape == a.shape == b.shape:
+        return None
+    lib = pool_library()
+    if lib is None:
+        return None
+    y = torch.empty(x.shape)
+    if lib.ops_add3(x.data_ptr(), a.data_ptr(), b.data_ptr(), y.data_ptr(), x.numel(),
+                    torch.get_num_threads()):
+        return None
+    return y
+
+
+__all__ = ['POOLS', 'native_add3', 'native_pool', 'native_upsample2x_add', 'pool_library']

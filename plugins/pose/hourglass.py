@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from .gated_skip import SoftGatedSkip
 from .registry import HOURGLASS_MODULES, build_block, build_hourglass_module
 from ..ops.resample import max_pool2x2, upsample2x_add
+from ..ops.sums import add3
 
 UPSAMPLE_MODES = ('nearest', 'bilinear')
 
@@ -241,5 +242,6 @@ class StackedHourglass(BaseBackbone):
             hm = self.heatmaps[i](y)
             outs.append(hm)
             if i < self.num_stacks - 1:
-                x = x + self.merge_features[i](y) + self.merge_heatmaps[i](hm)
+                # x + merge_features(y) + merge_heatmaps(hm), in one pass (the same values)
+                x = add3(x, self.merge_features[i](y), self.merge_heatmaps[i](hm))
         return tuple(outs)
