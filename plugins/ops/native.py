@@ -81,7 +81,7 @@ def native_pool(name: str, x: Tensor) -> Optional[Tensor]:
         return None
     fn, size = POOLS[name]
     n, c, h, w = x.shape
-    y = torch.empty(n, c, *size(h, w))
+    y = torch.empty(n, c, *size(h, w), dtype=torch.float32)
     if getattr(lib, fn)(x.data_ptr(), y.data_ptr(), n * c, h, w, torch.get_num_threads()):
         return None  # geometry the C++ pass does not take (e.g. odd sizes for avg2x2)
     return y
@@ -107,7 +107,7 @@ def native_upsample2x_add(skip: Tensor, low: Tensor) -> Optional[Tensor]:
     lib = pool_library()
     if lib is None:
         return None
-    out = torch.empty(n, c, 2 * h, 2 * w)
+    out = torch.empty(n, c, 2 * h, 2 * w, dtype=torch.float32)
     if lib.ops_upsample2x_add(skip.data_ptr(), low.data_ptr(), out.data_ptr(), n * c, h, w,
                               torch.get_num_threads()):
         return None
@@ -130,7 +130,7 @@ def native_add3(x: Tensor, a: Tensor, b: Tensor) -> Optional[Tensor]:
     lib = pool_library()
     if lib is None:
         return None
-    y = torch.empty(x.shape)
+    y = torch.empty(x.shape, dtype=torch.float32)
     if lib.ops_add3(x.data_ptr(), a.data_ptr(), b.data_ptr(), y.data_ptr(), x.numel(),
                     torch.get_num_threads()):
         return None
