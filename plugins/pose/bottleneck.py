@@ -6,11 +6,11 @@ plus a skip (identity, gated identity or 1x1 projection).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from torch import Tensor, nn
 
-from .layers import PreActConv, Shortcut
+from .layers import BLOCK_ACT, PreActConv, Shortcut, skip_activation
 from .registry import POSE_BLOCKS
 
 
@@ -33,6 +33,9 @@ class PreActBottleneck(nn.Module):
         gate_init: initial gate value.
         skip_conv_cfg: conv config of the projection skip (default real).
         bias: conv bias.
+        skip_act_cfg: activation before the projection skip's conv (see
+            :func:`~plugins.pose.layers.skip_activation`; ``None`` with a binary
+            ``skip_conv_cfg``).
 
     Shape:
         ``(N, in_channels, H, W) -> (N, out_channels, H, W)``.
@@ -44,7 +47,8 @@ class PreActBottleneck(nn.Module):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  post_act_cfg: Optional[dict] = None, skip: str = 'auto',
                  gated: bool = False, gate_init: float = 1.0,
-                 skip_conv_cfg: Optional[dict] = None, bias: bool = False) -> None:
+                 skip_conv_cfg: Optional[dict] = None, bias: bool = False,
+                 skip_act_cfg: Union[str, dict, None] = BLOCK_ACT) -> None:
         super().__init__()
         mid = int(out_channels * mid_ratio)
         if mid <= 0:
@@ -56,7 +60,8 @@ class PreActBottleneck(nn.Module):
         self.conv2 = PreActConv(mid, mid, 3, **kw)
         self.conv3 = PreActConv(mid, out_channels, 1, **kw)
         self.shortcut = Shortcut(in_channels, out_channels, skip, gated, gate_init,
-                                 skip_conv_cfg, norm_cfg, act_cfg or dict(type='ReLU'))
+                                 skip_conv_cfg, norm_cfg,
+                                 skip_activation(act_cfg, skip_act_cfg))
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv3(self.conv2(self.conv1(x)))

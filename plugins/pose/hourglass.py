@@ -18,6 +18,7 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from .gated_skip import SoftGatedSkip
+from .layers import PreActConv
 from .registry import HOURGLASS_MODULES, build_block, build_hourglass_module
 from ..ops.resample import max_pool2x2, upsample2x_add
 from ..ops.sums import add3
@@ -117,13 +118,32 @@ def _check_common(depth: int, num_blocks: int, upsample: str) -> None:
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  conv_cfg: Optional[dict] = None,
-                 norm_cfg: Optional[dict] = dict(type='BN')) -> nn.Sequential:
-    """A post-activation ``conv -> BN -> ReLU`` (stem and per-stack feature layer)."""
+                 norm_cfg: Optional[dict] = dict(type='BN'),
+                 pre_norm: bool = False) -> nn.Sequential:
+    """A post-activation ``conv -> BN -> ReLU`` (stem and per-stack feature layer); with
+    ``pre_norm`` a ``BN`` before the conv too (``BN -> conv -> BN -> ReLU``: the binary-friendly
+    order, the conv binarising a normalised input)."""
+    norm = (lambda: build_norm_layer(norm_cfg, in_channels)[1]) if norm_cfg else nn.Identity
     return nn.Sequential(
+        *([norm()] if pre_norm else []),
         build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride=stride,
                          padding=kernel_size // 2, bias=norm_cfg is None),
         build_norm_layer(norm_cfg, out_channels)[1] if norm_cfg else nn.Identity(),
         nn.ReLU(inplace=True))
+
+
+def merge_conv(in_channels: int, out_channels: int, conv_cfg: Optional[dict],
+               norm_cfg: Optional[dict], pre_norm: bool) -> nn.Module:
+    """A per-stack 1x1 merge conv (features or heatmaps back to the hourglass width); with
+    ``pre_norm`` a :class:`PreActConv` ``BN -> conv`` (no activation: a binary conv binarises
+    its input itself), otherwise the bare conv (Newell).
+
+    Shape: ``(N, in_channels, H, W) -> (N, out_channels, H, W)``.
+    """
+    if not pre_norm:
+        return build_conv_layer(conv_cfg, in_channels, out_channels, 1)
+    return PreActConv(in_channels, out_channels, 1, conv_cfg, norm_cfg, act_cfg=None,
+                      bias=True)
 
 
 @MODELS.register_module()
@@ -147,7 +167,16 @@ class StackedHourglass(BaseBackbone):
             every block runs at ``H/4`` (Newell runs the first one at ``H/2``); at 128x128
             this removes about a quarter of a small hourglass's FLOPs.
         stem_conv_cfg: conv config of the first 7x7 conv (kept real by default).
-        head_conv_cfg: conv config of the per-stack 1x1 feature/heatmap/merge convs (real).
+        head_conv_cfg: conv config of the per-stack 1x1 heatmap convs (real by default, like
+            the first and last layers of the papers), and of the feature and merge convs
+            unless ``feature_conv_cfg`` is given.
+        feature_conv_cfg: conv config of the per-stack 1x1 ``features`` conv and of the
+            ``merge_features`` / ``merge_heatmaps`` convs; ``None``: ``head_conv_cfg``. A
+            binary conv here (``dict(type='BinaryConv2d', ...)``) wants ``feature_pre_norm``.
+        feature_pre_norm: a BatchNorm before each of those convs: ``features`` becomes
+            ``BN -> conv -> BN -> ReLU`` and each merge ``BN -> conv``, the binary-friendly
+            order of the blocks (a binary conv binarises its input; without the norm the
+            merge of the features would read the ReLU's output, whose signs are all +1).
         norm_cfg: norm config of the stem and per-stack layers.
         in_channels: image channels.
         heatmap_init_std: std of the normal init of the heatmap convs (bias 0), see
@@ -166,6 +195,7 @@ class StackedHourglass(BaseBackbone):
                  stem_channels: Sequence[int] = (64, 128), stem_pool_first: bool = False,
                  stem_conv_cfg: Optional[dict] = None,
                  head_conv_cfg: Optional[dict] = None,
+                 feature_conv_cfg: Optional[dict] = None, feature_pre_norm: bool = False,
                  norm_cfg: dict = dict(type='BN'), in_channels: int = 3,
                  heatmap_init_std: Optional[float] = 0.001,
                  init_cfg: Optional[dict] = None) -> None:
@@ -188,19 +218,20 @@ class StackedHourglass(BaseBackbone):
         self.hourglasses = nn.ModuleList(
             build_hourglass_module(hg_cfg, depth=depth, channels=channels, block=block,
                                    num_blocks=num_blocks) for _ in range(num_stacks))
+        feat_cfg = head_conv_cfg if feature_conv_cfg is None else feature_conv_cfg
         self.features = nn.ModuleList(nn.Sequential(
             make_blocks(block, channels, channels, num_blocks),
-            conv_bn_relu(channels, channels, 1, 1, head_conv_cfg, norm_cfg))
+            conv_bn_relu(channels, channels, 1, 1, feat_cfg, norm_cfg, feature_pre_norm))
             for _ in range(num_stacks))
         self.heatmaps = nn.ModuleList(
             build_conv_layer(head_conv_cfg, channels, out_channels, 1)
             for _ in range(num_stacks))
         self.reset_heatmap_layers(heatmap_init_std)
         self.merge_features = nn.ModuleList(
-            build_conv_layer(head_conv_cfg, channels, channels, 1)
+            merge_conv(channels, channels, feat_cfg, norm_cfg, feature_pre_norm)
             for _ in range(num_stacks - 1))
         self.merge_heatmaps = nn.ModuleList(
-            build_conv_layer(head_conv_cfg, out_channels, channels, 1)
+            merge_conv(out_channels, channels, feat_cfg, norm_cfg, feature_pre_norm)
             for _ in range(num_stacks - 1))
 
     def reset_heatmap_layers(self, std: Optional[float]) -> None:

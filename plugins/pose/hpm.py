@@ -8,12 +8,12 @@ are concatenated (parallel) to ``C`` channels, then added to the skip. Every con
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
-from .layers import PreActConv, Shortcut
+from .layers import BLOCK_ACT, PreActConv, Shortcut, skip_activation
 from .registry import POSE_BLOCKS
 
 
@@ -52,6 +52,9 @@ class HPMBlock(nn.Module):
         gate_init: initial gate value.
         skip_conv_cfg: conv config of the projection skip (default real).
         bias: conv bias.
+        skip_act_cfg: activation before the projection skip's conv (see
+            :func:`~plugins.pose.layers.skip_activation`; ``None`` with a binary
+            ``skip_conv_cfg``).
 
     Shape:
         ``(N, in_channels, H, W) -> (N, out_channels, H, W)``.
@@ -64,7 +67,8 @@ class HPMBlock(nn.Module):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  post_act_cfg: Optional[dict] = None, skip: str = 'auto',
                  gated: bool = False, gate_init: float = 1.0,
-                 skip_conv_cfg: Optional[dict] = None, bias: bool = False) -> None:
+                 skip_conv_cfg: Optional[dict] = None, bias: bool = False,
+                 skip_act_cfg: Union[str, dict, None] = BLOCK_ACT) -> None:
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.widths = split_widths(out_channels, ratios)
@@ -74,7 +78,8 @@ class HPMBlock(nn.Module):
         self.branches = nn.ModuleList(
             PreActConv(chans[i], chans[i + 1], 3, **kw) for i in range(len(self.widths)))
         self.shortcut = Shortcut(in_channels, out_channels, skip, gated, gate_init,
-                                 skip_conv_cfg, norm_cfg, act_cfg or dict(type='ReLU'))
+                                 skip_conv_cfg, norm_cfg,
+                                 skip_activation(act_cfg, skip_act_cfg))
 
     def forward(self, x: Tensor) -> Tensor:
         outs, h = [], x

@@ -9,7 +9,7 @@ so ``act_cfg`` is usually ``None`` there; ``post_act_cfg`` adds e.g. the PReLU a
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from torch import Tensor, nn
@@ -63,6 +63,31 @@ def _act(cfg: Optional[dict], channels: Optional[int] = None) -> nn.Module:
 
 
 SKIP_MODES = ('auto', 'identity', 'conv', 'none')
+
+#: ``skip_act_cfg`` of the blocks: the projection reuses the block's own pre-activation
+BLOCK_ACT = 'block'
+
+
+def skip_activation(act_cfg: Optional[dict],
+                    skip_act_cfg: Union[str, dict, None] = BLOCK_ACT) -> Optional[dict]:
+    """The activation before a block's 1x1 projection skip.
+
+    Args:
+        act_cfg: the block's activation before its convs (``None`` for binary convs).
+        skip_act_cfg: ``'block'`` (default): ``act_cfg``, or ReLU when the block has none (a
+            real projection in a binary block); a config or ``None`` sets it. A binary
+            projection (``skip_conv_cfg=dict(type='BinaryConv2d', ...)``) needs ``None``: it
+            binarises ``BN(x)`` itself, and the sign of a ReLU output is +1 everywhere.
+
+    Returns:
+        the activation config of :class:`Shortcut` (``None`` for none).
+    """
+    if isinstance(skip_act_cfg, str):
+        if skip_act_cfg != BLOCK_ACT:
+            raise ValueError(f'skip_act_cfg must be {BLOCK_ACT!r}, a config or None, got '
+                             f'{skip_act_cfg!r}')
+        return act_cfg or dict(type='ReLU')
+    return skip_act_cfg
 
 
 class Shortcut(nn.Module):
