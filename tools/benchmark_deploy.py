@@ -9,6 +9,8 @@ affects them alike; the table reports medians and the ratio float / packed.
     .venv/bin/python tools/benchmark_deploy.py --quick    # fewer shapes and rounds (~1 min)
     .venv/bin/python tools/benchmark_deploy.py --threads 1 --isa 2   # force AVX2 code path
     .venv/bin/python tools/benchmark_deploy.py --batches 1 8 --profile  # + batch 8, breakdown
+    .venv/bin/python tools/benchmark_deploy.py --threads 2 --no-layers \
+        --models hourglass hourglass_binary_1x1   # + the hourglass with binary 1x1 convs
 
 The float and fake-binary models run the same max-pooling as the exported one
 (:func:`plugins.deploy.pooling.fast_pooling`, the same values) and the same hourglass
@@ -120,10 +122,19 @@ def bench_layer(c, o, k, s, hw, rounds, batch=1):
         }, rounds, label=f'{c}->{o} {k}x{k} @{hw} b{batch}')
 
 
-def hourglass(binary: bool, channels: int, depth: int, stacks: int) -> nn.Module:
+def hourglass(binary: bool, channels: int, depth: int, stacks: int,
+              binary_1x1: bool = False) -> nn.Module:
+    """The HPM hourglass, float or binary; ``binary_1x1`` binarises its 1x1 convs too (the
+    per-stack ``features`` / ``merge`` convs and the projection skips, each behind a BatchNorm,
+    as configs/pose/binary_hg_mpii_binary_1x1.py); the 7x7 stem and heatmap convs stay real."""
     from mmpose.registry import MODELS
     conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel') if binary \
         else None
+    block = dict(type='HPMBlock', conv_cfg=conv, act_cfg=None if binary else dict(type='ReLU'))
+    ones = {}
+    if binary_1x1:
+        block.update(skip_conv_cfg=conv, skip_act_cfg=None)
+        ones = dict(feature_conv_cfg=conv, feature_pre_norm=True)
     return fast_pooling(MODELS.build(
         dict(type='StackedHourglass',
              num_stacks=stacks,
@@ -131,9 +142,17 @@ def hourglass(binary: bool, channels: int, depth: int, stacks: int) -> nn.Module
              channels=channels,
              out_channels=16,
              stem_channels=(64, 128),
-             block=dict(type='HPMBlock',
-                        conv_cfg=conv,
-                        act_cfg=None if binary else dict(type='ReLU')))).eval())
+             block=block,
+             **ones)).eval())
+
+
+# --models: the binary hourglass variants, each timed against the same float hourglass
+# (name -> options of hourglass(), the row's name suffix)
+HOURGLASS_VARIANTS = {
+    'hourglass': ({}, ''),
+    'hourglass_binary_1x1': (dict(binary_1x1=True),
+                             ', binary 1x1 convs (features, merges, projection skips)'),
+}
 
 
 def resnet(binary: bool) -> nn.Module:
@@ -262,7 +281,9 @@ def main(argv=None) -> None:
     p.add_argument('--layers', nargs='+', default=None, metavar='TEXT',
                    help='only the layer cases whose name contains one of these (e.g. "256->256")')
     p.add_argument('--models', nargs='+', default=['hourglass', 'resnet18'],
-                   choices=['hourglass', 'resnet18'], help='whole models to time')
+                   choices=[*HOURGLASS_VARIANTS, 'resnet18'],
+                   help='whole models to time (hourglass_binary_1x1: the binary hourglass with '
+                   'its 1x1 convs binary too, against the same float hourglass)')
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -300,9 +321,13 @@ def main(argv=None) -> None:
         hg = dict(channels=256, depth=4, stacks=2)
         hw = 256
     models = []
-    if 'hourglass' in args.models:
+    variants = [v for v in HOURGLASS_VARIANTS if v in args.models]
+    real_hg = hourglass(False, **hg) if variants else None
+    for v in variants:
+        options, suffix = HOURGLASS_VARIANTS[v]
         models.append((f'binary HPM hourglass {hg["stacks"]}x{hg["channels"]}ch d{hg["depth"]} '
-                       f'@{hw}', hourglass(False, **hg), hourglass(True, **hg), (3, hw, hw)))
+                       f'@{hw}{suffix}', real_hg, hourglass(True, **hg, **options),
+                       (3, hw, hw)))
     if 'resnet18' in args.models:
         models.append(('binary ResNet-18 (Bi-Real layout) @224', resnet(False), resnet(True),
                        (3, 224, 224)))

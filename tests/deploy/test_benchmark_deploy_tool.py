@@ -33,3 +33,22 @@ def test_back_to_back_times_only_the_calls_after_the_first_of_each_block(deploy_
     assert all(steady[n] < 0.01 for n in 'abc')
     cold = tool.interleaved(fns, rounds=3, warmup=0)  # no call follows its own function
     assert all(cold[n] >= 0.02 for n in 'abc')
+
+
+def test_binary_1x1_variant_binarises_the_1x1_convs_of_the_same_float_model(deploy_tool):
+    """``--models hourglass_binary_1x1``: the binary hourglass whose feature / merge convs and
+    projection skips are binary too; its float reference is the same float hourglass."""
+    import torch
+    from plugins.binary import BinaryConv2d
+    tool = deploy_tool('benchmark_deploy')
+    small = dict(channels=32, depth=2, stacks=2)
+    plain, ones = tool.hourglass(True, **small), tool.hourglass(True, **small, binary_1x1=True)
+    binary = lambda m: {n for n, x in m.named_modules() if isinstance(x, BinaryConv2d)}  # noqa
+    extra = binary(ones) - binary(plain)
+    assert sorted(extra) == ['features.0.1.1', 'features.1.1.1', 'merge_features.0.conv',
+                             'merge_heatmaps.0.conv', 'stem.1.shortcut.path.conv',
+                             'stem.4.shortcut.path.conv']
+    real = [n for n, x in ones.named_modules()
+            if isinstance(x, torch.nn.Conv2d) and not isinstance(x, BinaryConv2d)]
+    assert real == ['stem.0.0', 'heatmaps.0', 'heatmaps.1']
+    assert set(tool.HOURGLASS_VARIANTS) == {'hourglass', 'hourglass_binary_1x1'}
