@@ -170,6 +170,9 @@ def is_chained(m: nn.Module) -> bool:
 
 def layer_kind(m: nn.Module) -> str:
     """The profile row of a leaf module."""
+    from plugins.deploy.exact_conv1x1 import fused_sequential_forward
+    if getattr(m.__dict__.get('forward'), 'func', None) is fused_sequential_forward:
+        return 'Sequential with real 1x1 conv -> BatchNorm in C++ (exact_conv1x1), and the rest of it'
     if is_chained(m) and type(m) is nn.Sequential:
         return ('fused Bi-Real stages (binary convs, norms, activations, residual, and the '
                 'real downsample shortcuts)')

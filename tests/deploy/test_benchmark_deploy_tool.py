@@ -52,3 +52,16 @@ def test_binary_1x1_variant_binarises_the_1x1_convs_of_the_same_float_model(depl
             if isinstance(x, torch.nn.Conv2d) and not isinstance(x, BinaryConv2d)]
     assert real == ['stem.0.0', 'heatmaps.0', 'heatmaps.1']
     assert set(tool.HOURGLASS_VARIANTS) == {'hourglass', 'hourglass_binary_1x1'}
+
+
+def test_profile_names_the_cpp_1x1_sequentials_apart_from_fused_stages(deploy_tool):
+    from torch import nn
+
+    from plugins.deploy.exact_conv1x1 import exact_conv1x1s
+    tool = deploy_tool('benchmark_deploy')
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8)),
+                          nn.Sequential(nn.ReLU())).eval()
+    assert exact_conv1x1s(model) == 1
+    assert 'exact_conv1x1' in tool.layer_kind(model[0])
+    model[1].forward = model[1].__call__  # another pass's swapped forward
+    assert 'Bi-Real' in tool.layer_kind(model[1])
