@@ -9,9 +9,11 @@ dataset_type = 'LSPDataset'
 data_root = 'data/lsp/'
 model = dict(backbone=dict(out_channels=num_keypoints),
              head=dict(in_channels=num_keypoints, out_channels=num_keypoints))
+# metainfo=None: LSPDataset's own 14-joint metainfo, not the MPII file the base's train set
+# names (with it, a horizontal flip read MPII's 16 flip indices)
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root, ann_file='joints.mat', split='train',
-    data_prefix=dict(img='images/')))
+    data_prefix=dict(img='images/'), metainfo=None))
 val_dataloader = dict(dataset=dict(
     _delete_=True, type=dataset_type, data_root=data_root, ann_file='joints.mat',
     split='test', data_mode='topdown', data_prefix=dict(img='images/'), test_mode=True,

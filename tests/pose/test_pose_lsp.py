@@ -34,6 +34,8 @@ def test_lsp_mat_through_config_pipeline(tmp_path, sample_path):
     ds_cfg.data_root = str(tmp_path)
     ds = DATASETS.build(ds_cfg)
     assert len(ds) == 2
+    # LSP's 14-joint flip table, not the base config's MPII one (a flip would index joint 15)
+    assert ds.metainfo['num_keypoints'] == 14 and len(ds.metainfo['flip_indices']) == 14
     raw = ds.get_data_info(1)
     np.testing.assert_allclose(raw['keypoints'][0], joints[:2, :, 1].T, rtol=1e-5)
     assert raw['keypoints_visible'][0][5] == 0 and raw['keypoints_visible'][0][4] == 1
