@@ -127,6 +127,7 @@ def hourglass(binary: bool, channels: int, depth: int, stacks: int,
     """The HPM hourglass, float or binary; ``binary_1x1`` binarises its 1x1 convs too (the
     per-stack ``features`` / ``merge`` convs and the projection skips, each behind a BatchNorm,
     as configs/pose/binary_hg_mpii_binary_1x1.py); the 7x7 stem and heatmap convs stay real."""
+    from mmengine.registry import DefaultScope
     from mmpose.registry import MODELS
     conv = dict(type='BinaryConv2d', scale='learned', scale_shape='channel') if binary \
         else None
@@ -135,15 +136,18 @@ def hourglass(binary: bool, channels: int, depth: int, stacks: int,
     if binary_1x1:
         block.update(skip_conv_cfg=conv, skip_act_cfg=None)
         ones = dict(feature_conv_cfg=conv, feature_pre_norm=True)
-    return fast_pooling(MODELS.build(
-        dict(type='StackedHourglass',
-             num_stacks=stacks,
-             depth=depth,
-             channels=channels,
-             out_channels=16,
-             stem_channels=(64, 128),
-             block=block,
-             **ones)).eval())
+    # mmpose's scope whatever the caller's default scope is (a test may have set another)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(
+            dict(type='StackedHourglass',
+                 num_stacks=stacks,
+                 depth=depth,
+                 channels=channels,
+                 out_channels=16,
+                 stem_channels=(64, 128),
+                 block=block,
+                 **ones))
+    return fast_pooling(model.eval())
 
 
 # --models: the binary hourglass variants, each timed against the same float hourglass
