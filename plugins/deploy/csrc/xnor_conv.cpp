@@ -340,26 +340,31 @@ constexpr int epi_index(bool post, int act, bool next, bool res, int order) {
   return (post ? 1 : 0) + 2 * (act + 3 * ((next ? 1 : 0) + 2 * (res ? 1 + (order == 1) : 0)));
 }
 
+// Positions of other window classes than the chunk's main one (borders) get their class by
+// patching their doubled counts (exact integers): cnt -= base[class] - b0. Zero padding: the
+// padded taps' bits were 0 (-1) and counted; base removes their weights again (nvalid - 2 *
+// (count - corr) = (nvalid + 2 * corr) - 2 * count).
+__attribute__((always_inline)) inline void patch_borders(const EpiArgs& e) {
+  for (int l = 0; l < e.nl && e.nfix; ++l) {
+    const int32_t* bo = e.base + e.o0 + l;
+    const int32_t b0 = bo[e.cls0];
+    int32_t* c = e.cnt + (int64_t)l * e.ldc;
+    for (int j = 0; j < e.nfix; ++j) c[e.fixpos[j]] -= bo[e.fixcls[j]] - b0;
+  }
+}
+
 template <int F>
 __attribute__((always_inline)) inline void epi_body(const EpiArgs& e) {
   constexpr bool POST = F & F_POST, RES = F & F_RES, NEXT = F & F_NEXT, ORD1 = F & F_ORD1;
   constexpr int ACT = F / F_ACT;  // 1: v > 0 ? v : v * neg (PReLU); 2: v > 0 ? v * pos : v * neg
-  const int np = e.np, nfix = e.nfix;
+  const int np = e.np;
   if (NEXT)
     for (int p = 0; p < np; ++p) e.nbits[p] = 0;
   // the integer convolution is b0 - cnt[l][p] with the chunk's main class (b0, see base) for
   // every position; the positions of other classes (borders) get their class by patching
   // their doubled counts first (exact integers): cnt -= base[class] - b0. All channels'
   // patches before any vector pass, so a patch never waits on a store still in flight
-  if (nfix)
-    for (int l = 0; l < e.nl; ++l) {
-      // zero padding: the padded taps' bits were 0 (-1) and counted; base removes their
-      // weights again (nvalid - 2 * (count - corr) = (nvalid + 2 * corr) - 2 * count)
-      const int32_t* bo = e.base + e.o0 + l;
-      const int32_t b0 = bo[e.cls0];
-      int32_t* c = e.cnt + (int64_t)l * e.ldc;
-      for (int j = 0; j < nfix; ++j) c[e.fixpos[j]] -= bo[e.fixcls[j]] - b0;
-    }
+  patch_borders(e);
   for (int l = 0; l < e.nl; ++l) {
     const int o = e.o0 + l;
     // -0.f: adding it changes nothing, not even the sign of a zero (y * s can be -0.0)
@@ -425,13 +430,7 @@ __attribute__((target("avx2,fma"))) void epi_avx2(const EpiArgs& e) {
   const int np = e.np, nv = np & ~7;
   if (NEXT)
     for (int p = 0; p < np; ++p) e.nbits[p] = 0;
-  if (e.nfix)
-    for (int l = 0; l < e.nl; ++l) {
-      const int32_t* bo = e.base + e.o0 + l;
-      const int32_t b0 = bo[e.cls0];
-      int32_t* c = e.cnt + (int64_t)l * e.ldc;
-      for (int j = 0; j < e.nfix; ++j) c[e.fixpos[j]] -= bo[e.fixcls[j]] - b0;
-    }
+  patch_borders(e);  // (the scalar code's patch, see epi_body)
   const __m256 zero = _mm256_setzero_ps();
   for (int l = 0; l < e.nl; ++l) {
     const int o = e.o0 + l;
