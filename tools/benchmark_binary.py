@@ -26,8 +26,6 @@ with torch's elementwise ops instead of the C++ passes of ``plugins.binary.train
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import os
 import os.path as osp
 import random
@@ -45,6 +43,7 @@ from torch import nn  # noqa: E402
 import plugins  # noqa: E402,F401
 from plugins.binary import BinaryConv2d  # noqa: E402
 from plugins.binary.scaling import SCALINGS  # noqa: E402
+from plugins.engine.heap import use_heap  # noqa: E402
 
 VARIANTS = {
     'float': None,
@@ -87,25 +86,6 @@ def build(name: str, c: int, size: int) -> nn.Module:
     layer.fuse_sign = fuse
     layer.native_ops = native
     return layer
-
-
-def keep_heap() -> bool:
-    """Ask glibc's malloc to keep freed memory in the heap (mmap threshold 32 MB, no trimming),
-    so that no step pays page faults for memory an earlier step returned to the kernel.
-
-    With the default (dynamic) thresholds glibc trims the heap top after a step, and the next
-    step's fresh 8 MB tensors fault in every page (about 2k faults per tensor); which variant
-    pays depends on the allocation history of the interleaved run (a float step after a binary
-    one found its memory still mapped and faulted 0 pages, the binary steps ~10k), not on its
-    own compute. A warm heap is what a caching allocator (CUDA's) gives. Returns False where
-    ``mallopt`` is not available (not glibc)."""
-    name = ctypes.util.find_library('c')
-    libc = ctypes.CDLL(name) if name else None
-    if libc is None or not hasattr(libc, 'mallopt'):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)
-                and libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time, 'thread': time.thread_time}
@@ -196,11 +176,9 @@ def main(argv=None):
                    help='shapes to run (default: 128,64,4 256,32,8)')
     p.add_argument('--keep-heap', action='store_true',
                    help='keep freed memory mapped (glibc mallopt): time compute, not the page '
-                   'faults of re-mapped allocations (see keep_heap)')
+                   'faults of re-mapped allocations (see plugins/engine/heap.py)')
     args = p.parse_args(argv)
-    heap = 'default malloc'
-    if args.keep_heap:
-        heap = 'warm heap (mallopt)' if keep_heap() else 'default malloc (mallopt unavailable)'
+    heap = use_heap('warm' if args.keep_heap else 'default')
     global CLOCK
     CLOCK = CLOCKS[args.clock]
     if args.threads:

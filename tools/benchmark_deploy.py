@@ -50,6 +50,7 @@ from plugins.deploy import (
     size_report)
 from plugins.deploy.build import ISA_NAMES  # noqa: E402
 from plugins.deploy.pooling import fast_pooling  # noqa: E402
+from plugins.engine.heap import HEAP_CHOICES, use_heap  # noqa: E402
 
 # (name, C_in, C_out, kernel, stride, H=W)
 HOURGLASS_LAYERS = [
@@ -291,7 +292,13 @@ def main(argv=None) -> None:
                    choices=[*HOURGLASS_VARIANTS, 'resnet18'],
                    help='whole models to time (hourglass_binary_1x1: the binary hourglass with '
                    'its 1x1 convs binary too, against the same float hourglass)')
+    p.add_argument('--heap', choices=HEAP_CHOICES, default='warm',
+                   help='warm: freed memory stays in the heap (glibc mallopt, '
+                   'plugins/engine/heap.py), so no forward pays page faults for its '
+                   'activations, as in a deployment process; default: glibc\'s thresholds. '
+                   'Both models of a run get the same heap')
     args = p.parse_args(argv)
+    heap = use_heap(args.heap)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.isa is not None:
@@ -299,7 +306,7 @@ def main(argv=None) -> None:
     rounds = args.rounds or (5 if args.quick else 15)
     isa = args.isa if args.isa is not None else best_isa()
     print(f'# torch {torch.__version__}, threads {torch.get_num_threads()}, kernel '
-          f'{ISA_NAMES[isa]}, rounds {rounds}, cpu {os.cpu_count()} cores, load average '
+          f'{ISA_NAMES[isa]}, rounds {rounds}, {heap}, cpu {os.cpu_count()} cores, load average '
           + ', '.join(f'{v:.1f}' for v in os.getloadavg()))
     layers = [] if args.no_layers else HOURGLASS_LAYERS + RESNET_LAYERS
     if args.quick:

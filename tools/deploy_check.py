@@ -2,7 +2,8 @@
 the packed model predicts what the float binary model predicts on validation images.
 
     python tools/deploy_check.py CONFIG CHECKPOINT [--val-images 16] [--threads 1]
-                                 [--rounds 5] [--out model.bnn] [--cfg-options k=v ...]
+                                 [--rounds 5] [--heap warm] [--out model.bnn]
+                                 [--cfg-options k=v ...]
 
 Steps (prints one line each, exits with status 1 if the predictions differ):
 
@@ -13,7 +14,8 @@ Steps (prints one line each, exits with status 1 if the predictions differ):
    from the stored config, nothing is unpickled) and uses that model from here on;
 3. latency of the whole model (data preprocessing excluded: backbone + head on one
    preprocessed val image, batch 1), float binary model vs packed, interleaved rounds in one
-   run, medians and their ratio;
+   run, medians and their ratio, with a warm heap by default (``--heap``,
+   plugins/engine/heap.py: no page faults per forward, as in a deployment process);
 4. predictions on the first ``--val-images`` val images with the config's test settings (flip
    test ...): the heatmap argmax of every keypoint (the integer part) must be identical and
    the decoded keypoint coordinates equal within ``--tol-px`` pixels (float rounding: the
@@ -36,6 +38,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from plugins.deploy import ExportReport, export_binary, load_packed, save_packed  # noqa: E402
+from plugins.engine.heap import HEAP_CHOICES, use_heap  # noqa: E402
 from tools.benchmark_deploy import interleaved  # noqa: E402
 from tools.checkpoint_args import add_checkpoint_args, resolve_checkpoint_args  # noqa: E402
 from tools.export_binary import (build_model, jsonable_model_cfg,  # noqa: E402,F401
@@ -48,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--val-images', type=int, default=16, help='val images to compare on')
     p.add_argument('--threads', type=int, default=1, help='torch and kernel threads')
     p.add_argument('--rounds', type=int, default=5, help='interleaved timing rounds')
+    p.add_argument('--heap', choices=HEAP_CHOICES, default='warm',
+                   help='warm: freed memory stays in the heap (plugins/engine/heap.py), as in a '
+                   "deployment process; default: glibc's thresholds (both models alike)")
     p.add_argument('--tol-px', type=float, default=1e-3,
                    help='largest allowed keypoint difference (image pixels)')
     p.add_argument('--min-agreement', type=float, default=1.0,
@@ -103,6 +109,7 @@ def compare_predictions(model, packed, batches) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    heap = use_heap(args.heap)
     torch.set_num_threads(args.threads)
     cfg, model = model_from_args(args)
     report = ExportReport()
@@ -128,7 +135,8 @@ def main(argv=None) -> dict:
                      'packed': lambda: packed(x, samples, mode='tensor')},
                     args.rounds, warmup=1)
     print(f'deploy: latency of the whole model at batch 1 {tuple(x.shape[1:])}, '
-          f'{torch.get_num_threads()} thread(s), {args.rounds} interleaved rounds: float binary '
+          f'{torch.get_num_threads()} thread(s), {heap}, {args.rounds} interleaved rounds: '
+          f'float binary '
           f'{t["float"] * 1e3:.1f} ms, packed {t["packed"] * 1e3:.1f} ms, '
           f'{t["float"] / t["packed"]:.2f}x faster (CPU time {t["float cpu"] / t["packed cpu"]:.2f}x)')
     res = compare_predictions(model, packed, batches)
