@@ -65,3 +65,14 @@ def test_profile_names_the_cpp_1x1_sequentials_apart_from_fused_stages(deploy_to
     assert 'exact_conv1x1' in tool.layer_kind(model[0])
     model[1].forward = model[1].__call__  # another pass's swapped forward
     assert 'Bi-Real' in tool.layer_kind(model[1])
+
+
+def test_profile_names_the_cpp_lone_1x1_convs(deploy_tool):
+    from torch import nn
+
+    from plugins.deploy.exact_conv1x1 import exact_conv1x1s
+    tool = deploy_tool('benchmark_deploy')
+    model = nn.ModuleList([nn.Conv2d(8, 4, 1), nn.Conv2d(8, 4, 3)]).eval()
+    assert exact_conv1x1s(model) == 1
+    assert 'exact_conv1x1' in tool.layer_kind(model[0])
+    assert tool.layer_kind(model[1]) == 'real conv / linear'

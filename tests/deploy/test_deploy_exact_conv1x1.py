@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 import plugins  # noqa: F401
-from plugins.deploy.exact_conv1x1 import Conv1x1Norm, conv1x1, exact_conv1x1s
+from plugins.deploy.exact_conv1x1 import (ISAS, Conv1x1Norm, Order, candidate_orders, conv1x1,
+                                          exact_conv1x1s, usable_isa)
 from plugins.deploy.norm_terms import _round_to_f32_exact, batchnorm_terms
 
 
@@ -18,20 +19,24 @@ def fma32(a, b, c):
     return _round_to_f32_exact(hi, lo)
 
 
-def reference(x, w, block, alpha=None, beta=None):
+def reference(x, w, block, alpha=None, beta=None, bias=None, bias_last=False):
     """The kernel's documented order, emulated: per block a chain of float32 fused
-    multiply-adds over the channels from +0, the blocks' sums added in order, then the
-    BatchNorm's fma."""
+    multiply-adds over the channels from +0 (the first block from the bias, unless bias_last),
+    the blocks' sums added in order, the bias added if bias_last, then the BatchNorm's fma."""
     n, c, h, wd = x.shape
     xs = x.reshape(n, 1, c, h * wd)
     ws = w.reshape(1, -1, c, 1)
     tot = None
     for c0 in range(0, c, block):
         acc = torch.zeros(n, w.shape[0], h * wd)
+        if c0 == 0 and bias is not None and not bias_last:
+            acc += bias.view(1, -1, 1)
         for k in range(c0, min(c, c0 + block)):
             acc = fma32(ws[:, :, k].expand(n, -1, h * wd), xs[:, :, k].expand(n, w.shape[0], -1),
                         acc)
         tot = acc if tot is None else tot + acc
+    if bias is not None and bias_last:
+        tot = tot + bias.view(1, -1, 1)
     if alpha is not None:
         tot = fma32(tot, alpha.view(1, -1, 1).expand_as(tot), beta.view(1, -1, 1).expand_as(tot))
     return tot.reshape(n, -1, h, wd)
@@ -52,23 +57,36 @@ def bits(t):
     return t.contiguous().view(torch.int32)
 
 
+# shapes with tails of every code path's tiles: output channels not a multiple of 4 or 8,
+# positions not a multiple of 16 or 48, several images, blocks that do not divide C
 @pytest.mark.parametrize('n,c,o,hw,block', [(1, 3, 6, 5, 3), (2, 17, 9, 7, 17), (1, 64, 128, 6, 64),
-                                            (1, 40, 12, 9, 16), (2, 96, 8, 4, 32)])
-@pytest.mark.parametrize('vectorised', [True, False])
+                                            (1, 40, 12, 9, 16), (2, 96, 8, 4, 32),
+                                            (1, 256, 20, 11, 96), (2, 128, 27, 8, 80)])
+@pytest.mark.parametrize('isa', sorted(ISAS))
 @pytest.mark.parametrize('with_norm', [False, True])
+@pytest.mark.parametrize('bias', [None, 'first', 'last'])
 @pytest.mark.parametrize('threads', [1, 2])
-def test_kernel_sums_in_the_documented_order(n, c, o, hw, block, vectorised, with_norm, threads):
+def test_kernel_sums_in_the_documented_order(n, c, o, hw, block, isa, with_norm, bias, threads):
     g = torch.Generator().manual_seed(c * 31 + o)
     x = torch.randn(n, c, hw, hw, generator=g)
     w = torch.randn(o, c, 1, 1, generator=g) * 0.2
+    b = torch.randn(o, generator=g) if bias else None
     alpha, beta = batchnorm_terms(random_bn(o, c)) if with_norm else (None, None)
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        y = conv1x1(x, w, block, alpha, beta, vectorised=vectorised)
+        y = conv1x1(x, w, block, b, alpha, beta, bias_last=bias == 'last', isa=ISAS[isa])
     finally:
         torch.set_num_threads(saved)
-    assert torch.equal(bits(y), bits(reference(x, w, block, alpha, beta)))
+    assert torch.equal(bits(y), bits(reference(x, w, block, alpha, beta, b, bias == 'last')))
+
+
+def test_code_paths_are_capped_by_the_cpu():
+    """Each path runs what it names or a lower one; the scalar path always runs."""
+    assert usable_isa(ISAS['scalar']) == 0
+    for isa in ISAS.values():
+        assert 0 <= usable_isa(isa) <= isa
+    assert usable_isa(ISAS['avx2']) <= usable_isa(ISAS['avx512'])
 
 
 def test_order_matters_so_the_test_can_fail():
@@ -76,12 +94,15 @@ def test_order_matters_so_the_test_can_fail():
     g = torch.Generator().manual_seed(3)
     x, w = torch.randn(1, 96, 6, 6, generator=g), torch.randn(8, 96, 1, 1, generator=g)
     assert not torch.equal(bits(conv1x1(x, w, 32)), bits(reference(x, w, 96)))
+    b = torch.randn(8, generator=g)  # and where the bias enters
+    assert not torch.equal(bits(conv1x1(x, w, 96, b)), bits(reference(x, w, 96, bias=b,
+                                                                      bias_last=True)))
 
 
 def test_kernel_refuses_half_a_norm():
     x, w = torch.randn(1, 4, 3, 3), torch.randn(2, 4, 1, 1)
     with pytest.raises(ValueError, match='refused'):
-        conv1x1(x, w, 4, torch.ones(2), None)
+        conv1x1(x, w, 4, None, torch.ones(2), None)
 
 
 @pytest.mark.parametrize('c,o,hw', [(64, 128, 28), (128, 256, 14), (256, 512, 7), (3, 5, 11)])
@@ -154,3 +175,134 @@ def test_exported_resnet_shortcuts_run_in_cpp_and_equal_the_float_binary_model()
         ref, out = binary(x), packed(x)
     assert torch.equal(bits(out), bits(ref))
     assert all('forward' in getattr(packed, f'layer{i}')[0].downsample.__dict__ for i in (2, 3, 4))
+
+
+# the binary hourglass's real 1x1 convs (c, o, hw, bias, norm): features (conv -> BN), the
+# merge convs and the heatmap conv at 64x64, the stem's projection shortcut at 128x128
+HOURGLASS_CONVS = [(256, 256, 64, False, True), (256, 256, 64, True, False),
+                   (16, 256, 64, True, False), (256, 16, 64, True, False),
+                   (64, 128, 128, False, False)]
+
+
+def onednn_avx512() -> bool:
+    return torch.backends.mkldnn.is_available() and \
+        torch.backends.cpu.get_cpu_capability() == 'AVX512'
+
+
+@pytest.mark.parametrize('c,o,hw,bias,with_norm', HOURGLASS_CONVS)
+@pytest.mark.parametrize('threads', [1, 2])
+def test_probe_takes_the_first_order_that_reproduces_torch(c, o, hw, bias, with_norm, threads):
+    """On the hourglass's shapes: the pass equals torch's modules bit for bit; its decision is
+    the first candidate order that gives torch's output on another input too (or torch's
+    modules); on an AVX-512 CPU at 2 threads (oneDNN's jit_1x1:avx512_core) some candidate
+    matches (docs/deploy.md)."""
+    g = torch.Generator().manual_seed(c + o + hw)
+    conv = nn.Conv2d(c, o, 1, bias=bias)
+    norm = random_bn(o, hw) if with_norm else None
+    with torch.no_grad():
+        conv.weight.normal_(0, 0.1, generator=g)
+        if bias:
+            conv.bias.normal_(0, 1, generator=g)
+    op, ref_mods = Conv1x1Norm(conv, norm), nn.Sequential(conv, *([norm] if norm else []))
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            x = torch.randn(1, c, hw, hw, generator=g)
+            assert torch.equal(bits(op(x)), bits(ref_mods(x)))
+            x2 = torch.randn(1, c, hw, hw, generator=g)
+            ref2 = ref_mods(x2)
+            assert torch.equal(bits(op(x2)), bits(ref2))
+            alpha, beta = batchnorm_terms(norm) if norm else (None, None)
+            matching = [order for order in candidate_orders(c, bias)
+                        if torch.equal(bits(conv1x1(x2, conv.weight, order.block, conv.bias,
+                                                    alpha, beta, order.bias_last)), bits(ref2))]
+    finally:
+        torch.set_num_threads(saved)
+    decision = op.decisions[(1, c, hw, hw, threads)]
+    assert decision is None or decision == matching[0]
+    if threads == 2 and onednn_avx512():
+        assert matching, 'no candidate order reproduces oneDNN here'
+
+
+def test_orders_found_on_avx512_differ_from_one_chain():
+    """The blocks of 96 channels at 64x64 are not one chain in disguise: the emulated orders
+    differ, so the probe's choice between them matters."""
+    g = torch.Generator().manual_seed(5)
+    x, w = torch.randn(1, 256, 8, 8, generator=g), torch.randn(4, 256, 1, 1, generator=g)
+    assert not torch.equal(bits(reference(x, w, 96)), bits(reference(x, w, 256)))
+    assert Order(96) in candidate_orders(256, False) and Order(80) in candidate_orders(128, False)
+    assert Order(112) in candidate_orders(256, False)  # oneDNN's cap at 32x32 (2 threads)
+
+
+class PreActHead(nn.Module):
+    """A pre-activation projection (BN -> ReLU -> 1x1 conv, plugins.pose's PreActConv) and a
+    ModuleList of 1x1 convs with bias that the forward calls itself (the hourglass's heads)."""
+
+    def __init__(self):
+        super().__init__()
+        from plugins.pose.layers import PreActConv
+        self.proj = PreActConv(16, 32, 1)
+        self.heads = nn.ModuleList([nn.Conv2d(32, 5, 1), nn.Conv2d(32, 32, 3, padding=1)])
+        self.seq = nn.Sequential(nn.Conv2d(32, 8, 1, bias=False), random_bn(8, 7))
+
+    def forward(self, x):
+        y = self.proj(x)
+        return self.heads[0](y), self.heads[1](y), self.seq(y)
+
+
+def test_pass_runs_lone_convs_outside_sequentials():
+    import copy
+    import pickle
+    torch.manual_seed(1)
+    model = PreActHead().eval()
+    with torch.no_grad():
+        model.proj.norm.running_mean.normal_()
+        model.proj.norm.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 16, 10, 10)
+    with torch.no_grad():
+        ref = model(x)
+        assert exact_conv1x1s(model) == 3  # proj.conv, heads[0], seq's pair; not the 3x3 conv
+        assert isinstance(model.proj.conv.__dict__['forward'], Conv1x1Norm)
+        assert isinstance(model.heads[0].__dict__['forward'], Conv1x1Norm)
+        assert 'forward' not in model.heads[1].__dict__  # a 3x3 conv
+        assert 'forward' not in model.seq[0].__dict__  # run by its Sequential's forward
+        assert 'forward' in model.seq.__dict__
+        assert exact_conv1x1s(model) == 0  # nothing twice
+        for again in (model, copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+            out = again(x)
+            assert all(torch.equal(bits(a), bits(b)) for a, b in zip(out, ref))
+        assert model.proj.conv.forward.decisions  # the pass decided (for C++ or torch)
+    model.train()  # training: torch's modules, with gradients
+    out = model(x)
+    out[0].sum().backward()
+    assert model.proj.conv.weight.grad is not None and model.heads[0].bias.grad is not None
+
+
+def test_exported_hourglass_runs_its_real_1x1_convs_through_the_pass(tmp_path):
+    from mmpose.registry import MODELS
+
+    from plugins.deploy import export_binary, load_packed, save_packed
+    torch.manual_seed(3)
+    cfg = dict(type='StackedHourglass', _scope_='mmpose', num_stacks=2, depth=2, channels=32,
+               out_channels=5, stem_channels=(16, 32),
+               block=dict(type='HPMBlock', act_cfg=None,
+                          conv_cfg=dict(type='BinaryConv2d', scale='learned')))
+    model = MODELS.build(cfg).eval()
+    packed = export_binary(model)
+    lone = sorted(n for n, m in packed.named_modules()
+                  if isinstance(m.__dict__.get('forward'), Conv1x1Norm))
+    assert lone == ['heatmaps.0', 'heatmaps.1', 'merge_features.0', 'merge_heatmaps.0',
+                    'stem.1.shortcut.path.conv']
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        out = packed(x)
+        save_packed(packed, tmp_path / 'hg.bnn')
+        loaded = load_packed(tmp_path / 'hg.bnn', model=MODELS.build(cfg))
+        assert isinstance(loaded.heatmaps[0].__dict__.get('forward'), Conv1x1Norm)
+        again = loaded(x)
+        for name in lone:  # torch's convs again: the same bits
+            del packed.get_submodule(name).__dict__['forward']
+        plain = packed(x)
+    for a, b, c in zip(out, again, plain):
+        assert torch.equal(bits(a), bits(c)) and torch.equal(bits(b), bits(c))
