@@ -72,8 +72,8 @@ inline float finish(const Problem& q, int o, float tot) {
 
 // Output channels [o0, o1) at positions [p0, p1), scalar: the same operations as the vector
 // tiles.
-__attribute__((always_inline)) inline void tile_scalar(const Problem& q, int o0, int o1,
-                                                       int64_t p0, int64_t p1) {
+__attribute__((always_inline)) inline void tile_scalar(const Problem& q, const float* x, float* y,
+                                                       int o0, int o1, int64_t p0, int64_t p1) {
   for (int o = o0; o < o1; ++o)
     for (int64_t p = p0; p < p1; ++p) {
       const float* w = q.w + (int64_t)o * q.C;
@@ -81,38 +81,41 @@ __attribute__((always_inline)) inline void tile_scalar(const Problem& q, int o0,
       for (int c0 = 0; c0 < q.C; c0 += q.block) {
         float acc = chain_start(q, o, c0);
         for (int c = c0; c < std::min(q.C, c0 + q.block); ++c)
-          acc = std::fma(w[c], q.x[(int64_t)c * q.P + p], acc);
+          acc = std::fma(w[c], x[(int64_t)c * q.P + p], acc);
         tot = c0 ? tot + acc : acc;
       }
-      q.y[(int64_t)o * q.P + p] = finish(q, o, tot);
+      y[(int64_t)o * q.P + p] = finish(q, o, tot);
     }
 }
 
-void tile_scalar_portable(const Problem& q, int o0, int o1, int64_t p0, int64_t p1) {
-  tile_scalar(q, o0, o1, p0, p1);
+void tile_scalar_portable(const Problem& q, const float* x, float* y, int o0, int o1, int64_t p0,
+                          int64_t p1) {
+  tile_scalar(q, x, y, o0, o1, p0, p1);
 }
 
 #if C11_X86
 // OB output channels x np <= 16 positions: 8 accumulators of 8 floats (masked loads and stores
 // for a tail of np < 16 positions).
-__attribute__((target("avx2,fma"))) void tile_avx2(const Problem& q, int o0, int64_t p,
-                                                   int np) {
-  const int C = q.C;
+__attribute__((target("avx2,fma"))) void tile_avx2(const Problem& q, const float* x, float* y,
+                                                   int o0, int64_t p, int np) {
+  const int C = q.C, block = q.block;
+  const int64_t P = q.P;
+  const float *w = q.w, *al = q.al, *be = q.be;
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(np), lane);
   const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(np - 8), lane);
   const bool full = np == PB;
   __m256 tot[OB][2];
-  for (int c0 = 0; c0 < C; c0 += q.block) {
-    const int c1 = std::min(C, c0 + q.block);
+  for (int c0 = 0; c0 < C; c0 += block) {
+    const int c1 = std::min(C, c0 + block);
     __m256 acc[OB][2];
     for (int i = 0; i < OB; ++i) acc[i][0] = acc[i][1] = _mm256_set1_ps(chain_start(q, o0 + i, c0));
     for (int c = c0; c < c1; ++c) {
-      const float* xc = q.x + (int64_t)c * q.P + p;
+      const float* xc = x + (int64_t)c * P + p;
       const __m256 x0 = full ? _mm256_loadu_ps(xc) : _mm256_maskload_ps(xc, m0);
       const __m256 x1 = full ? _mm256_loadu_ps(xc + 8) : _mm256_maskload_ps(xc + 8, m1);
       for (int i = 0; i < OB; ++i) {
-        const __m256 wv = _mm256_broadcast_ss(q.w + (int64_t)(o0 + i) * C + c);
+        const __m256 wv = _mm256_broadcast_ss(w + (int64_t)(o0 + i) * C + c);
         acc[i][0] = _mm256_fmadd_ps(wv, x0, acc[i][0]);
         acc[i][1] = _mm256_fmadd_ps(wv, x1, acc[i][1]);
       }
@@ -121,11 +124,11 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const Problem& q, int o0, int
       for (int h = 0; h < 2; ++h) tot[i][h] = c0 ? _mm256_add_ps(tot[i][h], acc[i][h]) : acc[i][h];
   }
   for (int i = 0; i < OB; ++i) {
-    float* yo = q.y + (int64_t)(o0 + i) * q.P + p;
+    float* yo = y + (int64_t)(o0 + i) * P + p;
     if (q.bias && q.bias_last)
       for (int h = 0; h < 2; ++h) tot[i][h] = _mm256_add_ps(tot[i][h], _mm256_broadcast_ss(q.bias + o0 + i));
-    if (q.al) {
-      const __m256 a = _mm256_broadcast_ss(q.al + o0 + i), b = _mm256_broadcast_ss(q.be + o0 + i);
+    if (al) {
+      const __m256 a = _mm256_broadcast_ss(al + o0 + i), b = _mm256_broadcast_ss(be + o0 + i);
       for (int h = 0; h < 2; ++h) tot[i][h] = _mm256_fmadd_ps(tot[i][h], a, b);
     }
     if (full) {
@@ -139,9 +142,10 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const Problem& q, int o0, int
 }
 
 // the scalar code with the fma instruction (std::fma is otherwise a library call)
-__attribute__((target("fma"))) void tile_scalar_fma(const Problem& q, int o0, int o1,
+__attribute__((target("fma"))) void tile_scalar_fma(const Problem& q, const float* x, float* y,
+                                                    int o0, int o1,
                                                     int64_t p0, int64_t p1) {
-  tile_scalar(q, o0, o1, p0, p1);
+  tile_scalar(q, x, y, o0, o1, p0, p1);
 }
 
 #ifndef C11_OB512
@@ -251,21 +255,21 @@ bool has_avx512f() {
 // Work item `it` of one image (scalar and AVX2 paths): position tile it / otiles (the last one
 // holds the tail), output tile it % otiles: consecutive items read the same C x 16 inputs (they
 // stay in L1) and stream the weights.
-void item(const Problem& q, int64_t it, int64_t otiles, int isa) {
+void item(const Problem& q, const float* x, float* y, int64_t it, int64_t otiles, int isa) {
   const int o0 = (int)(it % otiles) * OB, o1 = std::min(q.O, o0 + OB);
   const int64_t p0 = (it / otiles) * PB, p1 = std::min(q.P, p0 + PB);
 #if C11_X86
   if (isa == 1) {
     if (o1 - o0 == OB)
-      tile_avx2(q, o0, p0, (int)(p1 - p0));
+      tile_avx2(q, x, y, o0, p0, (int)(p1 - p0));
     else
-      tile_scalar_fma(q, o0, o1, p0, p1);
+      tile_scalar_fma(q, x, y, o0, o1, p0, p1);
     return;
   }
 #else
   (void)isa;
 #endif
-  tile_scalar_portable(q, o0, o1, p0, p1);
+  tile_scalar_portable(q, x, y, o0, o1, p0, p1);
 }
 
 // The best code path up to `isa` that this CPU runs.
@@ -317,10 +321,7 @@ int c11_conv1x1(const float* x, const float* w, const float* bias, const float* 
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t n = it / per_image;
-    Problem qn = q;
-    qn.x += n * C * P;
-    qn.y += n * O * P;
-    item(qn, it % per_image, otiles, v);
+    item(q, x + n * C * P, y + n * O * P, it % per_image, otiles, v);
   }
   return 0;
 }
