@@ -11,14 +11,15 @@ order (from the conv's bias, if any), in blocks of ``block`` channels whose sums
 added. oneDNN's block depends on the CPU and the shape (found, not assumed): on AVX2 CPUs one
 chain for up to 128 channels, blocks of 128 above; on AVX-512 CPUs (jit_1x1:avx512_core, up to
 8 threads) one chain where the whole reduction fits its cache budget, else blocks of 80
-channels (10 < H < 28) or 96 (e.g. 128 or 256 channels at 64x64).
+channels (10 < H < 28) or 96 (e.g. 128 or 256 channels at 64x64), the bias as the first
+block's start; on one thread torch runs its own GEMM instead (one chain, the bias added last).
 
 Exactness is checked, never assumed: before the first use at an input shape, :class:`Conv1x1Norm`
-runs torch's modules and the C++ pass on a random input and on zeros, for each candidate
-``block`` in turn (:func:`candidate_blocks`), and uses the C++ pass only if one gives torch's
-output bit for bit (sign of zeros included) and runs faster than torch's modules there;
-otherwise torch's modules run, as before. ``PLUGINS_DEPLOY_CONV1X1=0`` in the environment keeps
-torch's modules everywhere.
+runs torch's modules and the C++ pass on a random input and on zeros, for each candidate order
+in turn (:func:`candidate_orders`: the block, and where a bias enters), and uses the C++ pass
+only if one gives torch's output bit for bit (sign of zeros included) and runs faster than
+torch's modules there; otherwise torch's modules run, as before. ``PLUGINS_DEPLOY_CONV1X1=0``
+in the environment keeps torch's modules everywhere.
 """
 from __future__ import annotations
 

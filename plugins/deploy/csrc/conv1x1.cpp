@@ -11,10 +11,10 @@
 // bias when it has one (oneDNN loads the bias into its accumulators); the blocks' sums are
 // then added in order (y = s0 + s1 + ...). With bias_last, the bias is instead added to that
 // sum (torch's own 1x1 conv on one thread: a GEMM into the output filled with the bias). With
-// block >= C this is one chain of fused multiply-adds over all channels. oneDNN's 1x1 convolution (jit_1x1) reduces in blocks whose
-// size depends on the CPU and the shape: on AVX2 CPUs one chain for C <= 128, blocks of 128
-// above; on AVX-512 CPUs (2 threads) e.g. blocks of 96 channels at 64x64 (measured, see
-// docs/deploy.md).
+// block >= C this is one chain of fused multiply-adds over all channels. oneDNN's 1x1
+// convolution (jit_1x1) reduces in blocks whose size depends on the CPU and the shape: on AVX2
+// CPUs one chain for C <= 128, blocks of 128 above; on AVX-512 CPUs (2 threads) e.g. blocks of
+// 96 channels at 64x64 (measured, see docs/deploy.md).
 //
 // Code paths (every one computes the same bits): scalar (portable), AVX2 (tiles of 4 output
 // channels x 16 positions) and AVX-512 (tiles of C11_OB512 output channels x 16 C11_PV512
@@ -126,7 +126,8 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const Problem& q, const float
   for (int i = 0; i < OB; ++i) {
     float* yo = y + (int64_t)(o0 + i) * P + p;
     if (q.bias && q.bias_last)
-      for (int h = 0; h < 2; ++h) tot[i][h] = _mm256_add_ps(tot[i][h], _mm256_broadcast_ss(q.bias + o0 + i));
+      for (int h = 0; h < 2; ++h)
+        tot[i][h] = _mm256_add_ps(tot[i][h], _mm256_broadcast_ss(q.bias + o0 + i));
     if (al) {
       const __m256 a = _mm256_broadcast_ss(al + o0 + i), b = _mm256_broadcast_ss(be + o0 + i);
       for (int h = 0; h < 2; ++h) tot[i][h] = _mm256_fmadd_ps(tot[i][h], a, b);
@@ -227,7 +228,8 @@ void run_avx512(const Problem& q, int64_t i0, int64_t i1) {
     if (pt != packed) {
       const float* xn = q.x + n * q.C * q.P + p;
       for (int c = 0; c < q.C; ++c)
-        std::copy(xn + (int64_t)c * q.P, xn + (int64_t)c * q.P + np, buf.data() + (int64_t)c * PB512);
+        std::copy(xn + (int64_t)c * q.P, xn + (int64_t)c * q.P + np,
+                  buf.data() + (int64_t)c * PB512);
       packed = pt;
     }
     const int o0 = (int)(it % otiles) * OB512, o1 = std::min(q.O, o0 + OB512);
