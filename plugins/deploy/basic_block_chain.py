@@ -53,6 +53,7 @@ from .chain import _activation, _f32, _ptr
 from .norm_terms import batchnorm_terms as post_norm_terms
 from .kernel_plan import KernelPlan, conv_out_size, conv_plan_args
 from .packed_conv import PackedBinaryConv2d, _isa
+from .tensor_state import TensorSlots
 
 __all__ = [
     'BASIC_BLOCKS', 'register_basic_block', 'basic_block_parts', 'post_norm_terms',
@@ -127,9 +128,7 @@ class _BlockPlan:
 
     def __init__(self, mods: tuple, skip, parts) -> None:
         self.mods, self.skip, self.parts = mods, skip, parts
-        self.slots = [(d, name, t, None if t is None else t._version)
-                      for m in mods[:6] for d in (m._parameters, m._buffers)
-                      for name, t in d.items()]
+        self.state = TensorSlots(mods[:6])
         self.calls: dict = {}  # (input shape, threads, ...) -> (plan 1, plan 2, next norm)
 
     def valid(self, block: nn.Module, attrs: Tuple[str, ...]) -> bool:
@@ -140,10 +139,7 @@ class _BlockPlan:
             return False
         if self.mods[1].training or self.mods[4].training:  # the norms (exported convs keep
             return False                                   # nn.Module's default flag)
-        for d, name, t, v in self.slots:
-            if d.get(name) is not t or (t is not None and t._version != v):
-                return False
-        return True
+        return self.state.unchanged()
 
 
 def _plan(block: nn.Module) -> Optional[_BlockPlan]:

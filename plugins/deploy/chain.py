@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from .block_patterns import BlockPatterns
 from .kernel_plan import KernelPlan, conv_plan_args
 from .packed_conv import PackedBinaryConv2d, _isa
+from .tensor_state import TensorSlots
 
 # block class -> (attribute of the branch list, attribute of the shortcut)
 CHAIN_BLOCKS = BlockPatterns([('plugins.pose.hpm:HPMBlock', ('branches', 'shortcut'))])
@@ -124,7 +125,7 @@ class _ChainPlan:
     Everything but the per-call pointers (input, output, residual, packed bits) is resolved
     once: the parts, the kernel layouts and contiguous float32 scale, bias, norm and slope
     tensors, and one :class:`KernelPlan` per branch (built on first use with and without a
-    residual). ``deps`` holds the identity and version of every parameter and buffer the plan
+    residual). ``state`` holds the identity and version of every parameter and buffer the plan
     was built from and the identity of the branches' modules, so editing or replacing one
     rebuilds it.
     """
@@ -135,9 +136,8 @@ class _ChainPlan:
         modules = _plan_modules(block)
         # what a call checks: the children of every module of the branches (a replaced module)
         # and the identity and version of every tensor they hold (a replaced or edited tensor)
-        self.links = [(m, list(m._modules.values())) for m in modules if m._modules]
-        self.holders = [m for m in modules if m._parameters or m._buffers]
-        self.deps = _plan_deps(self.holders)
+        self.links = [(m._modules, list(m._modules.values())) for m in modules if m._modules]
+        self.state = TensorSlots(modules)
         self.out_shape = (n, sum(p[0].out_channels for p in parts), h, w)
         self.args, offset = [], 0
         self.words, words = [], 0  # where each branch's next-layer bits start (int64 words)
@@ -170,9 +170,8 @@ class _ChainPlan:
 
     def valid(self, block: nn.Module) -> bool:
         branches = getattr(block, CHAIN_BLOCKS.get(type(block))[0])
-        return self.links[0][0] is branches and \
-            all(list(m._modules.values()) == kids for m, kids in self.links) and \
-            _plan_deps(self.holders) == self.deps
+        return self.links[0][0] is branches._modules and \
+            all(list(d.values()) == kids for d, kids in self.links) and self.state.unchanged()
 
 
 def _plan_modules(block: nn.Module) -> list:
@@ -187,11 +186,6 @@ def _plan_modules(block: nn.Module) -> list:
             mods.append(m)
             stack.extend(m._modules.values())
     return mods
-
-
-def _plan_deps(modules: list) -> tuple:
-    return tuple((id(t), t._version) for m in modules
-                 for t in (*m._parameters.values(), *m._buffers.values()) if t is not None)
 
 
 def chained_forward(block: nn.Module, x: Tensor) -> Tensor:
