@@ -21,14 +21,6 @@ def _inputs(shape, seed=0):
     return [torch.randn(shape, generator=g), awkward, zeros, torch.full(shape, float('-inf'))]
 
 
-def _assert_same(y, ref):
-    """Equal shapes, NaN at the same places, the same bits elsewhere (the sign of zeros too)."""
-    assert y.shape == ref.shape
-    assert torch.equal(y.isnan(), ref.isnan())
-    keep = ~ref.isnan()
-    assert torch.equal(y[keep].view(torch.int32), ref[keep].view(torch.int32))
-
-
 @pytest.fixture(params=['native', 'views'])
 def path(request, monkeypatch):
     """Run a test with the C++ pools and again with the torch-view formulas."""
@@ -41,22 +33,22 @@ def path(request, monkeypatch):
 
 @pytest.mark.parametrize('threads', [1, 2])
 @pytest.mark.parametrize('shape', SHAPES)
-def test_stem_max_pool_is_torchs(shape, threads, path):
+def test_stem_max_pool_is_torchs(shape, threads, path, assert_same):
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         for x in _inputs(shape):
             with torch.no_grad():
-                _assert_same(max_pool3x3s2(x), F.max_pool2d(x, 3, 2, 1))
+                assert_same(max_pool3x3s2(x), F.max_pool2d(x, 3, 2, 1))
     finally:
         torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize('shape', [s for s in SHAPES if s[2] % 2 == 0 and s[3] % 2 == 0])
-def test_avg_pool2x2_is_torchs(shape, path):
+def test_avg_pool2x2_is_torchs(shape, path, assert_same):
     for x in _inputs(shape):
         with torch.no_grad():
-            _assert_same(avg_pool2x2(x), F.avg_pool2d(x, 2, 2))
+            assert_same(avg_pool2x2(x), F.avg_pool2d(x, 2, 2))
 
 
 def test_native_pool_declines_what_it_does_not_compute():
@@ -73,7 +65,7 @@ def test_native_pool_names_the_allowed_pools():
         native_pool('min2x2', torch.randn(1, 1, 4, 4))
 
 
-def test_without_a_compiler_the_views_are_used(monkeypatch, tmp_path):
+def test_without_a_compiler_the_views_are_used(monkeypatch, tmp_path, assert_same):
     from plugins.deploy import build
     from plugins.ops import native
     monkeypatch.setattr(native._library, '_lib', None)
@@ -85,8 +77,8 @@ def test_without_a_compiler_the_views_are_used(monkeypatch, tmp_path):
     assert pool_library() is None  # warned once, not retried
     x = _inputs((1, 4, 10, 8))[1]
     with torch.no_grad():
-        _assert_same(max_pool3x3s2(x), F.max_pool2d(x, 3, 2, 1))
-        _assert_same(avg_pool2x2(x), F.avg_pool2d(x, 2, 2))
+        assert_same(max_pool3x3s2(x), F.max_pool2d(x, 3, 2, 1))
+        assert_same(avg_pool2x2(x), F.avg_pool2d(x, 2, 2))
 
 
 # --- the hourglass's 2x2 max-pool and nearest upsampling + addition ---------------------------
@@ -162,13 +154,13 @@ def _upsample_add(skip, low):
 
 @pytest.mark.parametrize('shape', [(1, 256, 32, 32), (1, 256, 4, 4), (2, 5, 13, 11),
                                    (1, 3, 1, 1), (3, 7, 3, 17), (1, 2, 9, 8)])
-def test_upsample2x_add_native_is_torchs_formula(shape, vector, threads):
+def test_upsample2x_add_native_is_torchs_formula(shape, vector, threads, assert_same):
     n, c, h, w = shape
     for i, low in enumerate(_inputs(shape, seed=1)):
         for skip in _inputs((n, c, 2 * h, 2 * w), seed=2 + i):
             out = native_upsample2x_add(skip, low)
             assert out is not None
-            _assert_same(out, _upsample_add(skip, low))
+            assert_same(out, _upsample_add(skip, low))
 
 
 def test_upsample2x_add_native_keeps_nan_payloads_of_either_operand(vector, threads):
@@ -183,14 +175,14 @@ def test_upsample2x_add_native_keeps_nan_payloads_of_either_operand(vector, thre
     _bits_with_payloads(native_upsample2x_add(skip, low), _upsample_add(skip, low))
 
 
-def test_upsample2x_add_native_over_random_shapes(vector, threads):
+def test_upsample2x_add_native_over_random_shapes(vector, threads, assert_same):
     g = torch.Generator().manual_seed(7)
     for _ in range(20):
         n, c, h, w = (int(v) for v in torch.randint(1, 30, (4,), generator=g) % torch.tensor(
             [3, 5, 30, 30]) + 1)
         low, skip = torch.randn(n, c, h, w, generator=g), torch.randn(n, c, 2 * h, 2 * w,
                                                                       generator=g)
-        _assert_same(native_upsample2x_add(skip, low), _upsample_add(skip, low))
+        assert_same(native_upsample2x_add(skip, low), _upsample_add(skip, low))
 
 
 def test_upsample2x_add_native_declines_what_it_does_not_compute():

@@ -17,13 +17,6 @@ def _values(shape, seed):
     return x
 
 
-def _assert_same(y, ref):
-    assert y.shape == ref.shape
-    assert torch.equal(y.isnan(), ref.isnan())
-    keep = ~ref.isnan()
-    assert torch.equal(y[keep].view(torch.int32), ref[keep].view(torch.int32))
-
-
 @pytest.fixture(params=['avx2', 'portable'])
 def vector(request):
     lib = pool_library()
@@ -35,14 +28,14 @@ def vector(request):
 
 @pytest.mark.parametrize('threads', [1, 2])
 @pytest.mark.parametrize('shape', [(1, 256, 64, 64), (2, 3, 5, 7), (1,), (37,), (3, 17, 9)])
-def test_add3_native_is_left_to_right(shape, threads, vector):
+def test_add3_native_is_left_to_right(shape, threads, vector, assert_same):
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         x, a, b = (_values(shape, s) for s in range(3))
         y = native_add3(x, a, b)
         assert y is not None
-        _assert_same(y, (x + a) + b)
+        assert_same(y, (x + a) + b)
         if shape[0] > 1:  # the test can fail: a + b first differs somewhere
             assert not torch.equal(y.nan_to_num(0), (x + (a + b)).nan_to_num(0))
     finally:
@@ -50,12 +43,12 @@ def test_add3_native_is_left_to_right(shape, threads, vector):
 
 
 @pytest.mark.parametrize('native', ['1', '0'])
-def test_add3_is_torchs_sum(native, monkeypatch):
+def test_add3_is_torchs_sum(native, monkeypatch, assert_same):
     monkeypatch.setenv('PLUGINS_OPS_NATIVE', native)
     x, a, b = (_values((2, 4, 6, 10), s) for s in range(3))
-    _assert_same(add3(x, a, b), x + a + b)
-    _assert_same(add3(x, a[:, :1], b), x + a[:, :1] + b)  # broadcasting: torch
-    _assert_same(add3(x, a.double(), b), x + a.double() + b)  # type promotion: torch
+    assert_same(add3(x, a, b), x + a + b)
+    assert_same(add3(x, a[:, :1], b), x + a[:, :1] + b)  # broadcasting: torch
+    assert_same(add3(x, a.double(), b), x + a.double() + b)  # type promotion: torch
 
 
 def test_add3_keeps_autograd():
