@@ -34,6 +34,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -183,9 +185,20 @@ __attribute__((target("fma"))) void tile_scalar_fma(const Problem& q, const floa
   tile_scalar(q, x, y, o0, o1, p0, p1);
 }
 
-__attribute__((target("fma"))) void preact_row_fma(const Problem& q, int c, const float* src,
-                                                   float* dst, int64_t n) {
-  preact_row(q, c, src, dst, n);
+// The pre-activation of input channel c of n values, AVX2: the scalar code's operations, 8 at a
+// time (the tail scalar).
+__attribute__((target("avx2,fma"))) void preact_row_avx2(const Problem& q, int c,
+                                                        const float* src, float* dst, int64_t n) {
+  const __m256 a = _mm256_set1_ps(q.pal ? q.pal[c] : 0.f);
+  const __m256 b = _mm256_set1_ps(q.pal ? q.pbe[c] : 0.f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(src + i);
+    if (q.pal) v = _mm256_fmadd_ps(v, a, b);
+    if (q.pre_relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    _mm256_storeu_ps(dst + i, v);
+  }
+  preact_row(q, c, src + i, dst + i, n - i);
 }
 
 #ifndef C11_OB512
@@ -355,7 +368,8 @@ extern "C" {
 // of the file); alpha, beta [O]: the BatchNorm after the conv, or both null; relu: a ReLU
 // after them; pre_alpha, pre_beta [C]: a BatchNorm before the conv (or both null), pre_relu: a
 // ReLU after it, before the conv. isa: the best code path to use (0 scalar, 1 AVX2, 2 AVX-512;
-// the CPU may cap it; every path computes the same bits). Returns 0, or 1 for bad arguments.
+// the CPU may cap it; every path computes the same bits). Returns 0, or 1 for bad arguments
+// (or no memory for the pre-activation pass).
 int c11_conv1x1(const float* x, const float* w, const float* bias, const float* alpha,
                 const float* beta, float* y, int N, int C, int O, int64_t P, int block,
                 int bias_last, int threads, int isa, const float* pre_alpha,
@@ -382,21 +396,25 @@ int c11_conv1x1(const float* x, const float* w, const float* bias, const float* 
     return 0;
   }
 #endif
-  std::vector<float> a;  // the AVX2 and scalar paths: the pre-activation, in a pass before
+  // the AVX2 and scalar paths: the pre-activation in a pass before (64-byte aligned as torch's
+  // tensors: the tiles' loads would otherwise cross cache lines; not zero-filled)
+  std::unique_ptr<float, decltype(&std::free)> a(nullptr, &std::free);
   if (q.preact()) {
-    a.resize((size_t)N * C * P);
+    const size_t bytes = ((size_t)N * C * P * sizeof(float) + 63) / 64 * 64;
+    a.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+    if (!a) return 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (int64_t r = 0; r < (int64_t)N * C; ++r) {
       const int c = (int)(r % C);
 #if C11_X86
       if (v == 1) {
-        preact_row_fma(q, c, x + r * P, a.data() + r * P, P);
+        preact_row_avx2(q, c, x + r * P, a.get() + r * P, P);
         continue;
       }
 #endif
-      preact_row_portable(q, c, x + r * P, a.data() + r * P, P);
+      preact_row_portable(q, c, x + r * P, a.get() + r * P, P);
     }
-    q.x = a.data();
+    q.x = a.get();
   }
   const int64_t otiles = (O + OB - 1) / OB, per_image = otiles * ((P + PB - 1) / PB);
   const int64_t items = per_image * N;
