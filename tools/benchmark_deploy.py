@@ -175,9 +175,13 @@ def is_chained(m: nn.Module) -> bool:
 
 def layer_kind(m: nn.Module) -> str:
     """The profile row of a leaf module."""
-    from plugins.deploy.exact_conv1x1 import Conv1x1Norm, fused_sequential_forward
+    from plugins.deploy.exact_conv1x1 import (Conv1x1Norm, fused_sequential_forward,
+                                              preact_block_forward)
     if getattr(m.__dict__.get('forward'), 'func', None) is fused_sequential_forward:
-        return 'Sequential with real 1x1 conv -> BatchNorm in C++ (exact_conv1x1), and the rest of it'
+        return ('Sequential with real 1x1 conv (and BatchNorm / ReLU around it) in C++ '
+                '(exact_conv1x1), and the rest of it')
+    if getattr(m.__dict__.get('forward'), 'func', None) is preact_block_forward:
+        return 'pre-activation BatchNorm -> ReLU -> real 1x1 conv in C++ (exact_conv1x1)'
     if isinstance(m.__dict__.get('forward'), Conv1x1Norm):
         return 'real 1x1 conv in C++ (exact_conv1x1)'
     if is_chained(m) and type(m) is nn.Sequential:

@@ -76,3 +76,12 @@ def test_profile_names_the_cpp_lone_1x1_convs(deploy_tool):
     assert exact_conv1x1s(model) == 1
     assert 'exact_conv1x1' in tool.layer_kind(model[0])
     assert tool.layer_kind(model[1]) == 'real conv / linear'
+
+
+def test_profile_names_the_cpp_pre_activation_blocks(deploy_tool):
+    from plugins.deploy.exact_conv1x1 import exact_conv1x1s
+    from plugins.pose.layers import PreActConv
+    tool = deploy_tool('benchmark_deploy')
+    model = PreActConv(8, 4, 1).eval()
+    assert exact_conv1x1s(model) == 1
+    assert 'pre-activation' in tool.layer_kind(model)

@@ -2,9 +2,18 @@
 // that it can reproduce torch's CPU convolution bit for bit (plugins/deploy/exact_conv1x1.py
 // finds the order with a probe and keeps torch's conv where none matches).
 //
-//   y[n][o][p] = sum over blocks b of (sum over c in block b of w[o][c] * x[n][c][p])
+//   y[n][o][p] = sum over blocks b of (sum over c in block b of w[o][c] * a[n][c][p])
 //   then, with a BatchNorm after the conv, y = fma(y, alpha[o], beta[o]) (torch's eval
-//   BatchNorm on the CPU: one fused multiply-add, plugins/deploy/norm_terms.py)
+//   BatchNorm on the CPU: one fused multiply-add, plugins/deploy/norm_terms.py), then,
+//   optionally, a ReLU: y = relu(y)
+//
+// where the conv's input a is x or its pre-activation (a pre-activation block's BatchNorm ->
+// ReLU before the conv, each optional): a[n][c][p] = relu(fma(x[n][c][p], pre_alpha[c],
+// pre_beta[c])). torch's ReLU on the CPU (clamp_min(v, 0)) gives +0 for negatives and passes
+// -0 and NaN (payload and sign) unchanged: v < 0 ? +0 : v, which is maxps(+0, v) (the second
+// operand when both are zeros or one is a NaN). The pre-activation is computed while a tile's
+// inputs are copied (AVX-512 path) or in a pass before the sums (AVX2 and scalar paths), and is
+// never written to x.
 //
 // Inside a block of `block` input channels: fused multiply-adds in channel order (acc =
 // fma(w, x, acc), one rounding each), starting from +0, or for the first block from the conv's
@@ -25,6 +34,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -42,7 +53,8 @@ namespace {
 
 // One image's problem: y [O][P] from x [C][P] and w [O][C]; bias [O] or null (bias_last: added
 // after the sum, else the start of the first block's chain); al, be [O] (the BatchNorm after
-// the conv) or both null.
+// the conv) or both null; relu: a ReLU after them. pal, pbe [C]: the BatchNorm before the conv
+// (or both null), pre_relu: a ReLU before the conv (after that BatchNorm).
 struct Problem {
   const float* x;
   const float* w;
@@ -54,10 +66,31 @@ struct Problem {
   int64_t P;
   int block;
   bool bias_last;
+  const float* pal;
+  const float* pbe;
+  bool pre_relu, relu;
+  bool preact() const { return pal || pre_relu; }
 };
 
 constexpr int OB = 4;   // output channels per tile (scalar and AVX2 paths)
 constexpr int PB = 16;  // positions per tile (two 8-float vectors)
+
+// torch's ReLU on the CPU (see the top of the file).
+inline float relu_torch(float v) { return v < 0.f ? 0.f : v; }
+
+// The pre-activation of input channel c (see the top of the file) of n values, scalar.
+__attribute__((always_inline)) inline void preact_row(const Problem& q, int c, const float* src,
+                                                      float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float v = src[i];
+    if (q.pal) v = std::fma(v, q.pal[c], q.pbe[c]);
+    dst[i] = q.pre_relu ? relu_torch(v) : v;
+  }
+}
+
+void preact_row_portable(const Problem& q, int c, const float* src, float* dst, int64_t n) {
+  preact_row(q, c, src, dst, n);
+}
 
 // The start of block c0's chain for output channel o.
 inline float chain_start(const Problem& q, int o, int c0) {
@@ -67,7 +100,8 @@ inline float chain_start(const Problem& q, int o, int c0) {
 // The sum over all blocks as the conv's output (bias_last) and the BatchNorm's terms applied.
 inline float finish(const Problem& q, int o, float tot) {
   if (q.bias && q.bias_last) tot = tot + q.bias[o];
-  return q.al ? std::fma(tot, q.al[o], q.be[o]) : tot;
+  if (q.al) tot = std::fma(tot, q.al[o], q.be[o]);
+  return q.relu ? relu_torch(tot) : tot;
 }
 
 // Output channels [o0, o1) at positions [p0, p1), scalar: the same operations as the vector
@@ -132,6 +166,8 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const Problem& q, const float
       const __m256 a = _mm256_broadcast_ss(al + o0 + i), b = _mm256_broadcast_ss(be + o0 + i);
       for (int h = 0; h < 2; ++h) tot[i][h] = _mm256_fmadd_ps(tot[i][h], a, b);
     }
+    if (q.relu)  // maxps(+0, v): torch's ReLU, -0 and NaN passed (see the top of the file)
+      for (int h = 0; h < 2; ++h) tot[i][h] = _mm256_max_ps(_mm256_setzero_ps(), tot[i][h]);
     if (full) {
       _mm256_storeu_ps(yo, tot[i][0]);
       _mm256_storeu_ps(yo + 8, tot[i][1]);
@@ -147,6 +183,22 @@ __attribute__((target("fma"))) void tile_scalar_fma(const Problem& q, const floa
                                                     int o0, int o1,
                                                     int64_t p0, int64_t p1) {
   tile_scalar(q, x, y, o0, o1, p0, p1);
+}
+
+// The pre-activation of input channel c of n values, AVX2: the scalar code's operations, 8 at a
+// time (the tail scalar).
+__attribute__((target("avx2,fma"))) void preact_row_avx2(const Problem& q, int c,
+                                                        const float* src, float* dst, int64_t n) {
+  const __m256 a = _mm256_set1_ps(q.pal ? q.pal[c] : 0.f);
+  const __m256 b = _mm256_set1_ps(q.pal ? q.pbe[c] : 0.f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(src + i);
+    if (q.pal) v = _mm256_fmadd_ps(v, a, b);
+    if (q.pre_relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    _mm256_storeu_ps(dst + i, v);
+  }
+  preact_row(q, c, src + i, dst + i, n - i);
 }
 
 #ifndef C11_OB512
@@ -206,17 +258,34 @@ __attribute__((target("avx512f"))) void tile_avx512(const Problem& q, const floa
         if (last && q.bias && q.bias_last) t = _mm512_add_ps(t, _mm512_set1_ps(q.bias[o0 + i]));
         if (last && q.al)
           t = _mm512_fmadd_ps(t, _mm512_set1_ps(q.al[o0 + i]), _mm512_set1_ps(q.be[o0 + i]));
+        if (last && q.relu) t = _mm512_max_ps(_mm512_setzero_ps(), t);  // torch's ReLU
         _mm512_mask_storeu_ps(yo + 16 * j, m[j], t);
       }
     }
   }
 }
 
+// The pre-activation of input channel c (see the top of the file) of n values, AVX-512: the
+// scalar code's operations, 16 at a time.
+__attribute__((target("avx512f"))) void preact_row_avx512(const Problem& q, int c,
+                                                          const float* src, float* dst, int n) {
+  const __m512 a = _mm512_set1_ps(q.pal ? q.pal[c] : 0.f);
+  const __m512 b = _mm512_set1_ps(q.pal ? q.pbe[c] : 0.f);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(m, src + i);
+    if (q.pal) v = _mm512_fmadd_ps(v, a, b);
+    if (q.pre_relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    _mm512_mask_storeu_ps(dst + i, m, v);
+  }
+}
+
 // Items [i0, i1) of the N * ptiles * otiles AVX-512 work items (position tile major, output
 // tile minor) of images of `q` (x, y of image 0; images C * P and O * P floats apart), on the
 // calling thread. The position tile's C x np inputs are first copied into a buffer of this
-// thread with rows of PB512 floats: each output tile reads them all again, and NCHW rows lie P
-// floats apart (at 64x64 16 KB: all in the same L1 set).
+// thread with rows of PB512 floats (and the pre-activation applied, if any): each output tile
+// reads them all again, and NCHW rows lie P floats apart (at 64x64 16 KB: all in the same L1
+// set).
 void run_avx512(const Problem& q, int64_t i0, int64_t i1) {
   static thread_local std::vector<float> buf;  // only grows (OpenMP keeps its threads)
   if (buf.size() < (size_t)q.C * PB512) buf.resize((size_t)q.C * PB512);
@@ -227,9 +296,14 @@ void run_avx512(const Problem& q, int64_t i0, int64_t i1) {
     const int np = (int)std::min<int64_t>(PB512, q.P - p);
     if (pt != packed) {
       const float* xn = q.x + n * q.C * q.P + p;
-      for (int c = 0; c < q.C; ++c)
-        std::copy(xn + (int64_t)c * q.P, xn + (int64_t)c * q.P + np,
-                  buf.data() + (int64_t)c * PB512);
+      for (int c = 0; c < q.C; ++c) {
+        const float* src = xn + (int64_t)c * q.P;
+        float* dst = buf.data() + (int64_t)c * PB512;
+        if (q.preact())
+          preact_row_avx512(q, c, src, dst, np);
+        else
+          std::copy(src, src + np, dst);
+      }
       packed = pt;
     }
     const int o0 = (int)(it % otiles) * OB512, o1 = std::min(q.O, o0 + OB512);
@@ -291,15 +365,20 @@ extern "C" {
 
 // y [N][O][P] from x [N][C][P], w [O][C] and bias [O] (or null), contiguous float32, summed in
 // blocks of `block` input channels, the bias added last if bias_last, else first (see the top
-// of the file); alpha, beta [O]: the BatchNorm
-// after the conv, or both null. isa: the best code path to use (0 scalar, 1 AVX2, 2 AVX-512;
-// the CPU may cap it; every path computes the same bits). Returns 0, or 1 for bad arguments.
+// of the file); alpha, beta [O]: the BatchNorm after the conv, or both null; relu: a ReLU
+// after them; pre_alpha, pre_beta [C]: a BatchNorm before the conv (or both null), pre_relu: a
+// ReLU after it, before the conv. isa: the best code path to use (0 scalar, 1 AVX2, 2 AVX-512;
+// the CPU may cap it; every path computes the same bits). Returns 0, or 1 for bad arguments
+// (or no memory for the pre-activation pass).
 int c11_conv1x1(const float* x, const float* w, const float* bias, const float* alpha,
                 const float* beta, float* y, int N, int C, int O, int64_t P, int block,
-                int bias_last, int threads, int isa) {
-  if (!x || !w || !y || N < 0 || C < 1 || O < 0 || P < 0 || block < 1 || !alpha != !beta)
+                int bias_last, int threads, int isa, const float* pre_alpha,
+                const float* pre_beta, int pre_relu, int relu) {
+  if (!x || !w || !y || N < 0 || C < 1 || O < 0 || P < 0 || block < 1 || !alpha != !beta ||
+      !pre_alpha != !pre_beta)
     return 1;
-  const Problem q{x, w, bias, alpha, beta, y, C, O, P, block, bias_last != 0};
+  Problem q{x, w, bias, alpha, beta, y, C, O, P, block, bias_last != 0, pre_alpha, pre_beta,
+            pre_relu != 0, relu != 0};
   const int v = usable_isa(isa);
   const int nt = std::max(1, threads);
 #if C11_X86
@@ -317,13 +396,33 @@ int c11_conv1x1(const float* x, const float* w, const float* bias, const float* 
     return 0;
   }
 #endif
+  // the AVX2 and scalar paths: the pre-activation in a pass before (64-byte aligned as torch's
+  // tensors: the tiles' loads would otherwise cross cache lines; not zero-filled)
+  std::unique_ptr<float, decltype(&std::free)> a(nullptr, &std::free);
+  if (q.preact()) {
+    const size_t bytes = ((size_t)N * C * P * sizeof(float) + 63) / 64 * 64;
+    a.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+    if (!a) return 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t r = 0; r < (int64_t)N * C; ++r) {
+      const int c = (int)(r % C);
+#if C11_X86
+      if (v == 1) {
+        preact_row_avx2(q, c, x + r * P, a.get() + r * P, P);
+        continue;
+      }
+#endif
+      preact_row_portable(q, c, x + r * P, a.get() + r * P, P);
+    }
+    q.x = a.get();
+  }
   const int64_t otiles = (O + OB - 1) / OB, per_image = otiles * ((P + PB - 1) / PB);
   const int64_t items = per_image * N;
   // static contiguous shares (each thread the same outputs in every call)
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
   for (int64_t it = 0; it < items; ++it) {
     const int64_t n = it / per_image;
-    item(q, x + n * C * P, y + n * O * P, it % per_image, otiles, v);
+    item(q, q.x + n * C * P, y + n * O * P, it % per_image, otiles, v);
   }
   return 0;
 }
