@@ -43,6 +43,7 @@ from torch import Tensor, nn
 from .block_patterns import BlockPatterns, plain_sequentials
 from .build import LazyLibrary
 from .norm_terms import batchnorm_terms
+from .tensor_state import TensorSlots
 
 SOURCE = Path(__file__).parent / 'csrc' / 'conv1x1.cpp'
 #: reduction blocks tried first after "one chain over all channels", in this order (oneDNN's
@@ -183,22 +184,20 @@ def _fastest(fns: Dict[str, callable], rounds: int = 5) -> str:
 
 
 class _NormTerms:
-    """``batchnorm_terms(norm)``, computed again only when the norm's tensors changed."""
+    """``batchnorm_terms(norm)``, computed again only when the norm's tensors or ``eps``
+    changed (:class:`~plugins.deploy.tensor_state.TensorSlots`)."""
 
     def __init__(self, norm: Optional[nn.BatchNorm2d]) -> None:
         self.norm = norm
-        self._key: Optional[tuple] = None
+        self._state: Optional[Tuple[TensorSlots, float]] = None
         self._terms: Tuple[Optional[Tensor], Optional[Tensor]] = (None, None)
 
     def __call__(self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         norm = self.norm
         if norm is None:
             return None, None
-        tensors = [t for t in (norm.running_mean, norm.running_var, norm.weight, norm.bias)
-                   if t is not None]
-        key = tuple((id(t), t._version) for t in tensors) + (norm.eps, )
-        if key != self._key:
-            self._terms, self._key = batchnorm_terms(norm), key
+        if self._state is None or self._state[1] != norm.eps or not self._state[0].unchanged():
+            self._terms, self._state = batchnorm_terms(norm), (TensorSlots([norm]), norm.eps)
         return self._terms
 
 
