@@ -18,7 +18,9 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from plugins.engine import check_checkpoint_matches, check_data_cfg  # noqa: E402
-from tools.runner_args import add_runner_args, apply_process_args, set_work_dir  # noqa: E402
+from tools.runner_args import (add_runner_args, apply_process_args,  # noqa: E402
+                               end_process_group, exit_launched_worker,
+                               set_work_dir)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,3 +76,5 @@ def main(argv=None) -> dict:
 
 if __name__ == '__main__':
     main()
+    end_process_group()
+    exit_launched_worker()
