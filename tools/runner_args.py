@@ -46,7 +46,7 @@ def exit_launched_worker() -> None:
     last checkpoint, during interpreter shutdown ("terminate called without an active
     exception", which libstdc++ prints when a joinable C++ thread is destroyed; 8 of 83 runs
     of tests/engine/test_distributed.py, 2 of 135 even after :func:`end_process_group`, 0 of
-    25 with this exit), which failed the launch. Single processes exit normally."""
+    55 with this exit), which failed the launch. Single processes exit normally."""
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
         return
     import logging
