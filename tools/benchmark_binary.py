@@ -43,7 +43,7 @@ from torch import nn  # noqa: E402
 import plugins  # noqa: E402,F401
 from plugins.binary import BinaryConv2d  # noqa: E402
 from plugins.binary.scaling import SCALINGS  # noqa: E402
-from plugins.engine.heap import use_heap  # noqa: E402
+from plugins.engine.heap import add_heap_argument, use_heap  # noqa: E402
 
 VARIANTS = {
     'float': None,
@@ -174,11 +174,9 @@ def main(argv=None):
                    'cpu/thread with --threads 1)')
     p.add_argument('--shapes', nargs='+', default=None, metavar='C,SIZE,BATCH',
                    help='shapes to run (default: 128,64,4 256,32,8)')
-    p.add_argument('--keep-heap', action='store_true',
-                   help='keep freed memory mapped (glibc mallopt): time compute, not the page '
-                   'faults of re-mapped allocations (see plugins/engine/heap.py)')
+    add_heap_argument(p, default='default')
     args = p.parse_args(argv)
-    heap = use_heap('warm' if args.keep_heap else 'default')
+    heap = use_heap(args.heap)
     global CLOCK
     CLOCK = CLOCKS[args.clock]
     if args.threads:

@@ -50,7 +50,7 @@ from plugins.deploy import (
     size_report)
 from plugins.deploy.build import ISA_NAMES  # noqa: E402
 from plugins.deploy.pooling import fast_pooling  # noqa: E402
-from plugins.engine.heap import HEAP_CHOICES, use_heap  # noqa: E402
+from plugins.engine.heap import add_heap_argument, use_heap  # noqa: E402
 
 # (name, C_in, C_out, kernel, stride, H=W)
 HOURGLASS_LAYERS = [
@@ -298,11 +298,7 @@ def main(argv=None) -> None:
                    choices=[*HOURGLASS_VARIANTS, 'resnet18'],
                    help='whole models to time (hourglass_binary_1x1: the binary hourglass with '
                    'its 1x1 convs binary too, against the same float hourglass)')
-    p.add_argument('--heap', choices=HEAP_CHOICES, default='warm',
-                   help='warm: freed memory stays in the heap (glibc mallopt, '
-                   'plugins/engine/heap.py), so no forward pays page faults for its '
-                   'activations, as in a deployment process; default: glibc\'s thresholds. '
-                   'Both models of a run get the same heap')
+    add_heap_argument(p, default='warm')
     args = p.parse_args(argv)
     heap = use_heap(args.heap)
     if args.threads:

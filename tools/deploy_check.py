@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from plugins.deploy import ExportReport, export_binary, load_packed, save_packed  # noqa: E402
-from plugins.engine.heap import HEAP_CHOICES, use_heap  # noqa: E402
+from plugins.engine.heap import add_heap_argument, use_heap  # noqa: E402
 from tools.benchmark_deploy import interleaved  # noqa: E402
 from tools.checkpoint_args import add_checkpoint_args, resolve_checkpoint_args  # noqa: E402
 from tools.export_binary import (build_model, jsonable_model_cfg,  # noqa: E402,F401
@@ -51,9 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--val-images', type=int, default=16, help='val images to compare on')
     p.add_argument('--threads', type=int, default=1, help='torch and kernel threads')
     p.add_argument('--rounds', type=int, default=5, help='interleaved timing rounds')
-    p.add_argument('--heap', choices=HEAP_CHOICES, default='warm',
-                   help='warm: freed memory stays in the heap (plugins/engine/heap.py), as in a '
-                   "deployment process; default: glibc's thresholds (both models alike)")
+    add_heap_argument(p, default='warm')
     p.add_argument('--tol-px', type=float, default=1e-3,
                    help='largest allowed keypoint difference (image pixels)')
     p.add_argument('--min-agreement', type=float, default=1.0,

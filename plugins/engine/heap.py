@@ -82,4 +82,22 @@ def use_heap(choice: str) -> str:
     return 'warm heap (mallopt)' if keep_heap() else 'default malloc (mallopt unavailable)'
 
 
-__all__ = ['keep_heap', 'use_heap', 'HEAP_CHOICES', 'MMAP_THRESHOLD', 'TRIM_THRESHOLD']
+def add_heap_argument(parser, default: str = 'warm') -> None:
+    """The ``--heap`` option of a tool that times models (apply it with :func:`use_heap`), and
+    ``--keep-heap`` as the short form of ``--heap warm``.
+
+    Args:
+        parser: an ``argparse.ArgumentParser``.
+        default: ``'warm'`` or ``'default'``.
+    """
+    parser.add_argument('--heap', choices=HEAP_CHOICES, default=default,
+                        help='warm: freed memory stays in the heap (glibc mallopt, '
+                        'plugins/engine/heap.py), so no step pays page faults for its tensors, '
+                        "as in a deployment process; default: glibc's thresholds. Every model "
+                        f'of a run gets the same heap (default: {default})')
+    parser.add_argument('--keep-heap', dest='heap', action='store_const', const='warm',
+                        help='the same as --heap warm')
+
+
+__all__ = ['keep_heap', 'use_heap', 'add_heap_argument', 'HEAP_CHOICES', 'MMAP_THRESHOLD',
+           'TRIM_THRESHOLD']

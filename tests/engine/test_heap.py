@@ -54,3 +54,16 @@ def test_bad_values_name_the_value_and_the_choices():
         keep_heap(mmap_threshold=0)
     assert HEAP_CHOICES == ('warm', 'default')
     assert use_heap('default') == 'default malloc'  # no mallopt call
+
+
+def test_the_tools_heap_option_and_its_short_form():
+    import argparse
+
+    from plugins.engine.heap import add_heap_argument
+    p = argparse.ArgumentParser()
+    add_heap_argument(p, default='default')
+    assert p.parse_args([]).heap == 'default'
+    assert p.parse_args(['--keep-heap']).heap == 'warm'
+    assert p.parse_args(['--heap', 'warm']).heap == 'warm'
+    with pytest.raises(SystemExit):  # argparse names the bad value and the choices
+        p.parse_args(['--heap', 'hot'])
