@@ -20,7 +20,10 @@ per-channel factor of the scale (all of ``s`` for ``xnor`` and ``learned`` ``cha
 (``conv2d(xb, wb * alpha) * spatial``), which equals ``conv2d(xb, wb) * s`` up to float32
 rounding (the sums of +-alpha round; an exact 0 can come out as +-1e-8 * alpha); in eval mode
 the layer computes ``conv2d(xb, wb) * s`` (exact integer, then one rounding per factor), the
-order of the packed deployment kernel.
+order of the packed deployment kernel. On CPU (``int8_forward``, the default) the fused training
+forward convolves with oneDNN's exact int8 convolution and applies the per-channel factor in its
+epilogue, so it computes ``conv2d(xb, wb) * alpha`` in the eval order too; the folded weights
+``wb * alpha`` then serve the backward only (:mod:`plugins.binary.int8_conv`).
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from .activations import build_post_activation
+from .int8_conv import exact_sign_conv, int8_conv_available
 from .latent import build_latent
 from .quantizers import build_quantizer, sign_bit
 from .scaling import (FixedScale, LearnedScale, NoScale, XNORScale, activation_factor,
@@ -92,6 +96,12 @@ class _SignConv2d(torch.autograd.Function):
     spatial scale the backward computes ``grad * s`` and the scale's gradient in one pass;
     their outputs reuse pooled memory (no page faults on fresh allocations).
 
+    With ``int8 = (wb, alpha)`` (``weight == wb * alpha``, ``wb`` in {-1, +1}, ``alpha`` (O, )
+    or None; CPU float32 where :func:`~plugins.binary.int8_conv.int8_conv_available`) the
+    forward convolution is oneDNN's exact int8 one, ``conv2d(xb, wb) * alpha (+ bias)`` with one
+    rounding per factor, the eval order, instead of ``conv2d(xb, wb * alpha)`` (equal up to
+    float rounding); the backward is unchanged.
+
     Shapes: x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O, ) or None, spatial
     (O, H_out, W_out) or (H_out, W_out) or None -> (N, O, H_out, W_out).
     """
@@ -99,17 +109,23 @@ class _SignConv2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],  # type: ignore
                 clip: Optional[float], save_mask: bool, stride, padding, dilation,
-                groups: int, spatial: Optional[Tensor] = None, native: bool = True) -> Tensor:
+                groups: int, spatial: Optional[Tensor] = None, native: bool = True,
+                int8: Optional[Tuple[Tensor, Optional[Tensor]]] = None) -> Tensor:
         xb, saved, ctx.bits = sign_ste_forward(x, clip, save_mask, ctx.needs_input_grad[0],
                                                native)
         ctx.geometry = (stride, padding, dilation, groups)
         ctx.clip, ctx.save_mask, ctx.native = clip, save_mask, native
         ctx.has_bias = bias is not None
         ctx.scaled = spatial is not None
+        conv_bias = bias if spatial is None else None
+        if int8 is not None:  # (wb, alpha) with weight == wb * alpha: exact int8 forward
+            y = exact_sign_conv(xb, int8[0], int8[1], conv_bias, stride, padding, dilation,
+                                groups)
+        else:
+            y = F.conv2d(xb, weight, conv_bias, stride, padding, dilation, groups)
         if spatial is None:
             ctx.save_for_backward(xb, weight, saved)
-            return F.conv2d(xb, weight, bias, stride, padding, dilation, groups)
-        y = F.conv2d(xb, weight, None, stride, padding, dilation, groups)
+            return y
         ctx.save_for_backward(xb, weight, saved, y, spatial)
         return scale_forward(y, spatial, bias, native)
 
@@ -135,7 +151,7 @@ class _SignConv2d(torch.autograd.Function):
                 grad_b = grad_conv_b
         if grad_x is not None:  # freshly allocated by convolution_backward: ours to modify
             grad_x = sign_ste_backward(grad_x, saved, ctx.clip, ctx.save_mask, ctx.bits)
-        return grad_x, grad_w, grad_b, None, None, None, None, None, None, grad_s, None
+        return grad_x, grad_w, grad_b, None, None, None, None, None, None, grad_s, None, None
 
 
 class _BinaryMixin:
@@ -345,6 +361,10 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
     #: spatial output scale forward and backward) run as C++ passes
     #: (:mod:`plugins.binary.train_ops`; same values); False forces the torch ops
     native_ops: bool = True
+    #: on CPU float32 tensors the fused training forward convolves with oneDNN's exact int8
+    #: convolution (:mod:`plugins.binary.int8_conv`; the eval order of rounding, several times
+    #: faster than float where the CPU has int8 dot products); False forces ``F.conv2d``
+    int8_forward: bool = True
 
     def _fused_ste(self, device_type: str = 'cpu') -> Optional[Tuple[Optional[float], bool]]:
         """``(clip, save_mask)`` if the activation sign can be fused into the conv, else None
@@ -356,14 +376,27 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
         fused = getattr(self.act_quantizer, 'fused_ste', None)
         return None if fused is None else fused()
 
+    def _int8(self, x: Tensor) -> bool:
+        """Whether the fused training forward may use the exact int8 convolution
+        (:mod:`plugins.binary.int8_conv`): enabled, CPU float32, binary weights."""
+        return (self.int8_forward and x.device.type == 'cpu' and x.dtype == torch.float32
+                and self.binary_mix >= 1.0
+                and getattr(self.weight_quantizer, 'binary', False) is True
+                and int8_conv_available())
+
     def _binary_conv(self, x: Tensor, xq: Optional[Tensor],
                      ste: Optional[Tuple[Optional[float], bool]], wq: Tensor,
-                     bias: Optional[Tensor], spatial: Optional[Tensor] = None) -> Tensor:
-        """``conv(xq, wq) * spatial + bias`` (no ``* spatial`` if it is None), or with
-        ``xq=None`` the fused ``conv(sign(x), wq) * spatial + bias``."""
+                     bias: Optional[Tensor], spatial: Optional[Tensor] = None,
+                     channel: Optional[Tensor] = None) -> Tensor:
+        """``conv(xq, wq * channel) * spatial + bias`` (no factor where it is None), or with
+        ``xq=None`` the fused ``conv(sign(x), wq * channel) * spatial + bias``."""
+        int8 = (wq, channel) if xq is None and self._int8(x) else None
+        if channel is not None:
+            wq = wq * channel.view(-1, 1, 1, 1)
         if xq is None:
             return _SignConv2d.apply(x, wq, bias, ste[0], ste[1], self.stride, self.padding,
-                                     self.dilation, self.groups, spatial, self.native_ops)
+                                     self.dilation, self.groups, spatial, self.native_ops,
+                                     int8)
         if spatial is None:
             return self._conv_forward(xq, wq, bias)
         y = self._conv_forward(xq, wq, None)
@@ -417,9 +450,7 @@ class BinaryConv2d(_BinaryMixin, nn.Conv2d):
                 y = y + self.bias.view(1, -1, 1, 1)
         else:
             channel, spatial = self._scale_factors(w, self._out_size(x))
-            if channel is not None:
-                wq = wq * channel.view(-1, 1, 1, 1)
-            y = self._binary_conv(x, xq, ste, wq, self.bias, spatial)
+            y = self._binary_conv(x, xq, ste, wq, self.bias, spatial, channel)
         if self.post_act is not None:
             y = self.post_act(y)
         return y

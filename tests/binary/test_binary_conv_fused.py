@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 import plugins  # noqa: F401
 from plugins.binary import BinaryConv2d
+from plugins.binary.int8_conv import int8_conv_available
 
 
 def _ste_sign(t, clip):
@@ -51,12 +52,19 @@ QUANTISERS = [dict(type='SignSTE'), dict(type='SignSTE', clip=0.7, save_mask=Tru
               dict(type='SignSTE', clip=None)]
 
 
+INT8 = [False, pytest.param(True, marks=pytest.mark.skipif(
+    not int8_conv_available(), reason='no exact oneDNN int8 convolution in this torch build'))]
+
+
 @pytest.mark.parametrize('spec', SCALES)
 @pytest.mark.parametrize('geometry', GEOMETRIES)
 @pytest.mark.parametrize('act_q', QUANTISERS)
-def test_fused_training_step_equals_autograd_of_the_explicit_formula(spec, geometry, act_q):
+@pytest.mark.parametrize('int8', INT8)
+def test_fused_training_step_equals_autograd_of_the_explicit_formula(spec, geometry, act_q,
+                                                                    int8):
     torch.manual_seed(0)
     layer = BinaryConv2d(8, 6, 3, bias=True, act_quantizer=act_q, **spec, **geometry).train()
+    layer.int8_forward = int8
     clip = act_q.get('clip', 1.0)
     x = _random_input((3, 8, 9, 9), clip).requires_grad_()
     out_size = layer(x).shape[-2:]  # resolves the spatial scales
@@ -88,11 +96,21 @@ def test_fused_training_step_equals_autograd_of_the_explicit_formula(spec, geome
         ref = F.conv2d(xb, w_eff, None, **geo) * spatial + leaves['bias'].view(1, -1, 1, 1)
     ref.backward(g)
 
-    assert torch.equal(y, ref) if per_channel else torch.allclose(y, ref, rtol=1e-6, atol=0)
     with torch.no_grad():  # = the layer's formula conv(xb, wb) * s + b up to float rounding
         s = 1.0 if channel is None else channel.view(-1, 1, 1)
         s = s if spatial is None else s * spatial
         unfolded = F.conv2d(xb, wb, None, **geo) * s + leaves['bias'].view(1, -1, 1, 1)
+        # the int8 forward: exact integer, times the channel factor, plus the bias (eval order)
+        eval_order = F.conv2d(xb, wb, None, **geo)
+        if channel is not None:
+            eval_order = eval_order * channel.view(-1, 1, 1)
+        if per_channel:
+            eval_order = eval_order + leaves['bias'].view(1, -1, 1, 1)
+        else:
+            eval_order = eval_order * spatial + leaves['bias'].view(1, -1, 1, 1)
+    forward_ref = eval_order if int8 else ref
+    assert torch.equal(y, forward_ref) if per_channel else torch.allclose(
+        y, forward_ref, rtol=1e-6, atol=0)
     assert torch.allclose(y, unfolded, rtol=1e-5, atol=1e-5 * unfolded.abs().max())
     assert torch.equal(x.grad, xr.grad)  # the straight-through input gradient, bit for bit
     assert x.grad.abs().sum() > 0
@@ -114,6 +132,7 @@ def test_fused_equals_the_two_node_form_bit_for_bit(spec, act_q):
         torch.manual_seed(2)
         layer = BinaryConv2d(8, 8, 3, padding=1, act_quantizer=act_q, **spec).train()
         layer.fuse_sign = fuse
+        layer.int8_forward = False  # the float convolution in both (the int8 one rounds as eval)
         layers.append(layer)
     g = torch.randn(2, 8, 7, 7)
     results = []
@@ -170,3 +189,42 @@ def test_autocast_takes_the_two_node_form_and_trains():
     y.float().sum().backward()
     assert x.grad is not None and layer.weight.grad is not None
     assert layer._fused_ste('cpu') is not None
+
+
+@pytest.mark.skipif(not int8_conv_available(), reason='no exact oneDNN int8 convolution')
+@pytest.mark.parametrize('spec', SCALES + [dict(act_scale=True)])
+def test_int8_training_forward_equals_the_eval_forward_bit_for_bit(spec):
+    """The int8 forward rounds as eval mode (exact integer, one rounding per factor); the eval
+    forward is the float ``F.conv2d`` path, computed independently of oneDNN's int8 op."""
+    torch.manual_seed(3)
+    layer = BinaryConv2d(16, 12, 3, padding=1, bias=True, **spec).train()
+    x = _random_input((2, 16, 9, 9), 1.0)
+    layer(x)  # resolves the spatial scales
+    with torch.no_grad():
+        for p in layer.scaling.parameters():
+            p.uniform_(0.5, 2.0)
+        layer.bias.normal_()
+    assert layer._int8(x)
+    y = layer(x)
+    y_eval = layer.eval()(x)
+    per_channel = spec.get('scale_shape', 'channel') == 'channel'
+    # a spatial factor is one more product (+ bias) in the C++ pass: FMA or not, one rounding
+    assert torch.equal(y, y_eval) if per_channel else torch.allclose(y, y_eval, rtol=1e-6,
+                                                                     atol=1e-6)
+    layer.int8_forward = False
+    y_float = layer.train()(x)  # the folded float convolution: equal up to rounding only
+    assert torch.allclose(y_float, y_eval, rtol=1e-5, atol=1e-5 * float(y_eval.abs().max()))
+
+
+def test_int8_forward_needs_binary_weights():
+    for weight_q in (dict(type='Identity'), dict(type='SmoothSign', k=2.0)):
+        layer = BinaryConv2d(4, 4, 3, padding=1, weight_quantizer=weight_q).train()
+        assert not layer._int8(torch.zeros(1, 4, 5, 5))
+        x = torch.randn(1, 4, 5, 5)  # real weights still convolve correctly (float path)
+        w = layer.weight_quantizer(layer.weight) * layer.scaling.alpha.view(-1, 1, 1, 1)
+        ref = F.conv2d(torch.where(torch.signbit(x), -1.0, 1.0), w, layer.bias, padding=1)
+        assert torch.allclose(layer(x), ref, rtol=1e-5, atol=1e-6)
+    layer = BinaryConv2d(4, 4, 3, padding=1).train()
+    assert not layer._int8(torch.zeros(1, 4, 5, 5, dtype=torch.float64))
+    layer.binary_mix = 0.5
+    assert not layer._int8(torch.zeros(1, 4, 5, 5))
