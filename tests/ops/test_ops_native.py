@@ -117,6 +117,16 @@ def vector(request):
     lib.ops_set_vector(before)
 
 
+@pytest.mark.parametrize('shape', [(1, 3, 9, 16), (2, 2, 7, 17), (1, 3, 5, 18), (1, 2, 6, 33),
+                                   (1, 2, 4, 40), (2, 64, 9, 112)])
+def test_stem_max_pool_vector_and_portable_loops_are_torchs(shape, vector, assert_same):
+    """Widths around the 16 inputs of one AVX2 step of the column maximum, odd and even."""
+    for seed in range(2):
+        for x in _inputs(shape, seed):
+            with torch.no_grad():
+                assert_same(max_pool3x3s2(x), F.max_pool2d(x, 3, 2, 1))
+
+
 @pytest.fixture(params=[1, 2])
 def threads(request):
     previous = torch.get_num_threads()

@@ -20,7 +20,7 @@
 //     addition per output element, skip's value first (exact by construction).
 //   * ops_add3 = (x + a) + b, the stacked hourglass's merge `x + f + h` as torch evaluates it
 //     (left to right, each sum rounded to float), in one pass instead of two.
-// The last two have AVX2 paths (8 outputs per step, the same comparisons and additions, so the
+// All but the average pool have AVX2 paths (8 outputs per step, the same comparisons and additions, so the
 // same bits), chosen at run time (__builtin_cpu_supports; no -march), and portable loops for
 // other CPUs, for the ends of rows and for tests (ops_set_vector(0)).
 #include <omp.h>
@@ -63,11 +63,46 @@ float window_max(const float* xp, int W, int h0, int h1, int w0, int w1) {
     return m;
 }
 
+#if OPS_X86
+__attribute__((target("avx2"), always_inline)) inline __m256 take8(__m256 m, __m256 v) {
+    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(m, v, t);
+}
+
+// r[w] = take(r[w], b[w]) for w in [0, W), 8 at a time; returns where the scalar loop goes on
+__attribute__((target("avx2"))) int take_row_avx2(float* r, const float* b, int W) {
+    int w = 0;
+    for (; w + 8 <= W; w += 8)
+        _mm256_storeu_ps(r + w, take8(_mm256_loadu_ps(r + w), _mm256_loadu_ps(b + w)));
+    return w;
+}
+
+// outputs j = 1, 2, ... of one row, 8 at a time, from the row maximum r: take(take(r[2j - 1],
+// r[2j]), r[2j + 1]) as the scalar loop, on the even/odd lanes of 16 inputs in the order
+// _mm256_shuffle_ps leaves them (64-bit pairs 0 2 1 3), put back in order once; returns the
+// first output left to the scalar loop (reads r[0, W) only)
+__attribute__((target("avx2"))) int max3_cols_avx2(const float* r, float* yp, int W) {
+    int j = 1;
+    for (; 2 * j + 15 < W; j += 8) {
+        const float* q = r + 2 * j;
+        const __m256 a0 = _mm256_loadu_ps(q - 1), a1 = _mm256_loadu_ps(q + 7);
+        const __m256 b0 = _mm256_loadu_ps(q), b1 = _mm256_loadu_ps(q + 8);
+        __m256 m = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));          // r[2j - 1]
+        m = take8(m, _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)));        // r[2j]
+        m = take8(m, _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)));        // r[2j + 1]
+        const __m256d o = _mm256_permute4x64_pd(_mm256_castps_pd(m), _MM_SHUFFLE(3, 1, 2, 0));
+        _mm256_storeu_ps(yp + j, _mm256_castpd_ps(o));
+    }
+    return j;
+}
+#endif
+
 // rows [begin, end) of the flattened (plane, output row) range
 void max_rows(const float* x, float* y, int H, int W, int OH, int OW, int64_t begin,
               int64_t end) {
     const int OWf = (W - 2) / 2;  // output columns 1..OWf have all three columns
-    std::vector<float> r(W), e(OW), o(OW);
+    const bool vec = avx2();
+    std::vector<float> r(W);
     for (int64_t it = begin; it < end; ++it) {
         const int64_t p = it / OH;
         const int oh = (int)(it % OH);
@@ -78,17 +113,20 @@ void max_rows(const float* x, float* y, int H, int W, int OH, int OW, int64_t be
         for (int w = 0; w < W; ++w) r[w] = a[w];
         for (int h = h0 + 1; h < h1; ++h) {
             const float* b = xp + (int64_t)h * W;
-            for (int w = 0; w < W; ++w) r[w] = take(r[w], b[w]);
+            int w = 0;
+#if OPS_X86
+            if (vec) w = take_row_avx2(r.data(), b, W);
+#endif
+            for (; w < W; ++w) r[w] = take(r[w], b[w]);
         }
-        // columns 2j (e) and 2j + 1 (o); output j >= 1 reads o[j - 1], e[j], o[j]
-        for (int j = 0; j < W / 2; ++j) {
-            e[j] = r[2 * j];
-            o[j] = r[2 * j + 1];
-        }
-        if (W % 2) e[W / 2] = r[W - 1];
+        // output j >= 1 reads columns 2j - 1, 2j, 2j + 1 of the row maximum
         yp[0] = W > 1 ? take(r[0], r[1]) : r[0];
-        for (int j = 1; j <= OWf; ++j) yp[j] = take(take(o[j - 1], e[j]), o[j]);
-        if (OWf + 1 < OW) yp[OW - 1] = take(o[OW - 2], e[OW - 1]);  // odd W: no right column
+        int j = 1;
+#if OPS_X86
+        if (vec) j = max3_cols_avx2(r.data(), yp, W);
+#endif
+        for (; j <= OWf; ++j) yp[j] = take(take(r[2 * j - 1], r[2 * j]), r[2 * j + 1]);
+        if (OWf + 1 < OW) yp[OW - 1] = take(r[W - 2], r[W - 1]);  // odd W: no right column
         bool zero = false;
         for (int j = 0; j < OW; ++j) zero |= yp[j] == 0.0f;
         if (zero)  // +-0: which zero depends on the order, recompute those in torch's
@@ -130,11 +168,6 @@ void max2x2_tail(const float* top, const float* bot, float* yp, int j0, int OW) 
 }
 
 #if OPS_X86
-__attribute__((target("avx2"), always_inline)) inline __m256 take8(__m256 m, __m256 v) {
-    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    return _mm256_blendv_ps(m, v, t);
-}
-
 // 8 outputs per step: the even (a, c) and odd (b, d) columns of 16 inputs per row, in the
 // order _mm256_shuffle_ps leaves them (lanes 0 2 1 3 of 64-bit pairs), put back in order once
 __attribute__((target("avx2"))) int max2x2_row_avx2(const float* top, const float* bot,
