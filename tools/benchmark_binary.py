@@ -21,7 +21,10 @@ number of minor page faults per step (see ``--keep-heap``); the ``*_unfused`` va
 (not run by default) are the two-node sign-then-conv form that ``BinaryConv2d`` used before
 the fused sign + conv; the ``*_torch`` variants (not run by default either) are the scalings
 with torch's elementwise ops instead of the C++ passes of ``plugins.binary.train_ops``
-(``native_ops=False``, as without a compiler or on GPU), for a before/after in one run.
+(``native_ops=False``, as without a compiler or on GPU), for a before/after in one run; the
+``*_f32conv`` variants (not run by default) convolve with ``F.conv2d`` in the forward instead of
+oneDNN's exact int8 convolution (``int8_forward=False``, as on GPU or where the op is missing;
+see ``plugins/binary/int8_conv.py``).
 """
 from __future__ import annotations
 
@@ -54,8 +57,10 @@ VARIANTS = {
     'chw_unfused': dict(scale='learned', scale_shape='chw', fuse_sign=False),
     # each scaling with torch's elementwise ops instead of the C++ passes (native_ops=False)
     **{f'{name}_torch': dict(spec, native_ops=False) for name, spec in SCALINGS.items()},
+    # each scaling with the float forward convolution instead of the int8 one
+    **{f'{name}_f32conv': dict(spec, int8_forward=False) for name, spec in SCALINGS.items()},
 }
-DEFAULT_VARIANTS = [v for v in VARIANTS if not v.endswith(('_unfused', '_torch'))]
+DEFAULT_VARIANTS = [v for v in VARIANTS if not v.endswith(('_unfused', '_torch', '_f32conv'))]
 
 
 class NaiveBinaryConv(nn.Conv2d):
@@ -82,9 +87,11 @@ def build(name: str, c: int, size: int) -> nn.Module:
     spec = dict(spec)
     fuse = spec.pop('fuse_sign', True)
     native = spec.pop('native_ops', True)
+    int8 = spec.pop('int8_forward', True)
     layer = BinaryConv2d(c, c, 3, padding=1, bias=False, out_size=(size, size), **spec)
     layer.fuse_sign = fuse
     layer.native_ops = native
+    layer.int8_forward = int8
     return layer
 
 
