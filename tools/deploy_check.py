@@ -136,7 +136,8 @@ def main(argv=None) -> dict:
           f'{torch.get_num_threads()} thread(s), {heap}, {args.rounds} interleaved rounds: '
           f'float binary '
           f'{t["float"] * 1e3:.1f} ms, packed {t["packed"] * 1e3:.1f} ms, '
-          f'{t["float"] / t["packed"]:.2f}x faster (CPU time {t["float cpu"] / t["packed cpu"]:.2f}x)')
+          f'{t["float"] / t["packed"]:.2f}x faster '
+          f'(CPU time {t["float cpu"] / t["packed cpu"]:.2f}x)')
     res = compare_predictions(model, packed, batches)
     exact = res['argmax_equal'] == res['argmax_total'] and res['max_keypoint_px'] <= args.tol_px
     agreement = res['argmax_equal'] / res['argmax_total']

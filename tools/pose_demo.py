@@ -2,9 +2,9 @@
 
     python tools/pose_demo.py CONFIG CHECKPOINT [--images DIR] [--ann JSON] [--out-dir DIR]
 
-Defaults run on the real MPII sample images (``../shared/data/mmpose_tests/mpii`` beside the repository) with the
-person boxes of their MPII annotation (centre, scale * 200 * 1.25, as MpiiDataset); the
-keypoints are printed as json and drawn into ``<out-dir>/<image>.png``.
+Defaults run on the real MPII sample images (``../shared/data/mmpose_tests/mpii`` beside the
+repository) with the person boxes of their MPII annotation (centre, scale * 200 * 1.25, as
+MpiiDataset); the keypoints are printed as json and drawn into ``<out-dir>/<image>.png``.
 ``CHECKPOINT`` may be ``none`` (random weights: checks the path, not the accuracy).
 """
 from __future__ import annotations

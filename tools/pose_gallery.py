@@ -3,9 +3,9 @@
     python tools/pose_gallery.py CONFIG CHECKPOINT [CONFIG CHECKPOINT ...] \\
         [--names binary real] [--num 8] [--scale 4] [--out work_dirs/gallery.png]
 
-``CHECKPOINT`` may be ``none`` (random weights). One row per model plus a first row with the ground truth, ``--num`` images of the config's
-validation set (evenly spaced), each enlarged ``--scale`` times so that the skeleton can be
-seen on the figure. Predictions come from MMPose's ``inference_topdown`` with the annotated
+``CHECKPOINT`` may be ``none`` (random weights). One row per model plus a first row with the
+ground truth, ``--num`` images of the config's validation set (evenly spaced), each enlarged
+``--scale`` times so that the skeleton can be seen on the figure. Predictions come from MMPose's ``inference_topdown`` with the annotated
 person box (centre, scale * 200 * 1.25, as ``MpiiDataset``). Joints that the annotation marks
 invisible are not drawn in the ground-truth row.
 """

@@ -136,8 +136,9 @@ def max_pool3x3s2(x: Tensor) -> Tensor:
     tensor.
 
     Maxima over the rows of shifted views, then a 1-D max-pool along each row. Equal float32
-    values have equal bits except ``+0.0`` and ``-0.0``, where max-pooling keeps the window's first and
-    ``torch.maximum`` keeps the first or the second (its scalar and vectorised loops differ); so
+    values have equal bits except ``+0.0`` and ``-0.0``, where max-pooling keeps the window's
+    first and ``torch.maximum`` keeps the first or the second (its scalar and vectorised loops
+    differ); so
     when an output is zero the result is recomputed by ``F.max_pool2d`` (on a channels-last
     copy). NaN propagates in both. A float32 tensor takes the C++ pass of
     :mod:`plugins.ops.native` instead (the same rule in one pass, zeros recomputed in torch's
