@@ -24,20 +24,21 @@ def _signs(shape, p_plus, g):
 
 
 @needs_int8
-@pytest.mark.parametrize('seed', range(12))
+@pytest.mark.parametrize('seed', range(16))
 def test_random_shapes_equal_the_float_convolution_bit_for_bit(seed):
     g = torch.Generator().manual_seed(seed)
     r = lambda lo, hi: int(torch.randint(lo, hi + 1, (1, ), generator=g))  # noqa: E731
     groups = [1, 1, 2, 4][r(0, 3)]
     c, o = groups * r(1, 24), groups * r(1, 12)
-    k = [1, 3, 5][r(0, 2)]
-    stride, dilation, padding = r(1, 2), r(1, 2), r(0, k)
-    n, h, w = r(1, 3), r(k * 2, 14), r(k * 2, 14)
+    kh, kw = [1, 3, 5][r(0, 2)], [1, 3, 5][r(0, 2)]  # square or not
+    stride, dilation = (r(1, 2), r(1, 2)), (r(1, 2), r(1, 2))
+    padding = (r(0, kh), r(0, kw))
+    n, h, w = r(1, 3), r(kh * 2, 14), r(kw * 2, 14)
     p_plus = [0.5, 0.9, 1.0][r(0, 2)]  # 1.0: every sum at its largest magnitude
-    xb, wb = _signs((n, c, h, w), p_plus, g), _signs((o, c // groups, k, k), p_plus, g)
+    xb, wb = _signs((n, c, h, w), p_plus, g), _signs((o, c // groups, kh, kw), p_plus, g)
     alpha = None if seed % 3 == 0 else torch.rand(o, generator=g) + 0.25
     bias = torch.randn(o, generator=g) if seed % 2 else None
-    geo = ((stride, stride), (padding, padding), (dilation, dilation), groups)
+    geo = (stride, padding, dilation, groups)
     ref = F.conv2d(xb, wb, None, *geo)
     if alpha is not None:
         ref = ref * alpha.view(-1, 1, 1)
