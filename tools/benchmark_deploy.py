@@ -277,6 +277,58 @@ def bench_model(name, real, binary, x, rounds):
     return t, sizes
 
 
+def stage_times(real: nn.Module, packed: nn.Module, x: torch.Tensor,
+                rounds: int) -> Dict[str, List[float]]:
+    """Wall seconds of each top-level child (stage) of the float and the packed model, per
+    forward: ``[float, packed right after the float model, packed right after itself]``
+    (medians over ``rounds``). Each round runs ``real(x)``, ``packed(x)``, ``packed(x)``; the
+    second column is what the default column of the model table sees (the float model's 47-49
+    MB of weights have just gone through the caches), the third the back-to-back one. Children
+    are matched by name (both models come from one definition); a child missing from the float
+    model has no float time (NaN)."""
+    times: Dict[str, List[List[float]]] = {}
+    start: Dict[str, float] = {}
+    handles = []
+    slot = [0]
+
+    def stages(model: nn.Module):
+        """Top-level children; those of a ModuleList / ModuleDict (never called itself)."""
+        for name, child in model.named_children():
+            if isinstance(child, (nn.ModuleList, nn.ModuleDict)):
+                yield from ((f'{name}.{n}', c) for n, c in child.named_children())
+            else:
+                yield name, child
+
+    def hooks(model: nn.Module, offset: int) -> None:
+        for name, child in stages(model):
+            times.setdefault(name, [[], [], []])
+            handles.append(child.register_forward_pre_hook(
+                lambda *_, n=name: start.__setitem__(n, time.perf_counter())))
+            handles.append(child.register_forward_hook(
+                lambda *_, n=name, o=offset: times[n][o + slot[0]].append(
+                    time.perf_counter() - start[n])))
+
+    hooks(real, 0)
+    hooks(packed, 1)
+    try:
+        with torch.no_grad():
+            for r in range(rounds + 1):
+                slot[0] = 0
+                real(x)
+                packed(x)
+                slot[0] = 1
+                packed(x)
+                if r == 0:  # warm-up round
+                    for v in times.values():
+                        for col in v:
+                            col.clear()
+    finally:
+        for h in handles:
+            h.remove()
+    return {n: [statistics.median(c) if c else float('nan') for c in times[n]]
+            for n, _ in stages(packed)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='few shapes, few rounds, small models')
@@ -292,6 +344,9 @@ def main(argv=None) -> None:
     p.add_argument('--batches', type=int, nargs='+', default=[1], help='batch sizes')
     p.add_argument('--profile', action='store_true',
                    help='per-layer-kind breakdown of the float and packed models')
+    p.add_argument('--stages', action='store_true',
+                   help='per-stage (top-level child) wall time of the float model, and of the '
+                   'packed model right after the float one and back to back')
     p.add_argument('--layers', nargs='+', default=None, metavar='TEXT',
                    help='only the layer cases whose name contains one of these (e.g. "256->256")')
     p.add_argument('--models', nargs='+', default=['hourglass', 'resnet18'],
@@ -366,6 +421,20 @@ def main(argv=None) -> None:
                 f'{sz["float_bytes"] / 1e6:.2f} | {sz["packed_file_bytes"] / 1e6:.3f} | '
                 f'{sz["ratio"]:.1f}x |',
                 flush=True)
+    if args.stages:
+        for name, real, binary, shape in models:
+            st = stage_times(real, export_binary(binary), torch.randn(1, *shape),
+                             max(5, rounds))
+            print(f'\nstages, {name}, batch 1 (wall ms per forward, medians)')
+            print('| stage | float ms | packed ms after the float model | packed ms back to '
+                  'back | float / packed (back to back) |')
+            print('|---|---:|---:|---:|---:|')
+            for stage, (f, cold, warm) in st.items():
+                print(f'| {stage} | {f * 1e3:.3f} | {cold * 1e3:.3f} | {warm * 1e3:.3f} | '
+                      f'{f / warm:.1f}x |', flush=True)
+            tot = [sum(v[i] for v in st.values()) for i in range(3)]
+            print(f'| sum | {tot[0] * 1e3:.3f} | {tot[1] * 1e3:.3f} | {tot[2] * 1e3:.3f} | '
+                  f'{tot[0] / tot[2]:.1f}x |', flush=True)
     if args.profile:
         for name, real, binary, shape in models:
             x = torch.randn(1, *shape)

@@ -85,3 +85,43 @@ def test_profile_names_the_cpp_pre_activation_blocks(deploy_tool):
     model = PreActConv(8, 4, 1).eval()
     assert exact_conv1x1s(model) == 1
     assert 'pre-activation' in tool.layer_kind(model)
+
+
+def test_stage_times_separate_the_float_model_the_cold_and_the_back_to_back_packed(
+        deploy_tool):
+    """``--stages``: a packed stage that is slow only right after the float model (cold
+    caches, here a sleep) shows it in the second column and not in the third; stages inside a
+    ModuleList are timed one by one; the float column is the float model's own stage."""
+    import torch
+    from torch import nn
+    tool = deploy_tool('benchmark_deploy')
+    last = {'model': None}
+
+    class Stage(nn.Module):
+        def __init__(self, model, cold=0.0, warm=0.0):
+            super().__init__()
+            self.model, self.cold, self.warm = model, cold, warm
+
+        def forward(self, x):
+            time.sleep(self.cold if last['model'] != self.model else self.warm)
+            last['model'] = self.model
+            return x
+
+    class Model(nn.Module):
+        def __init__(self, name, cold, warm):
+            super().__init__()
+            self.stem = Stage(name, cold, warm)
+            self.blocks = nn.ModuleList([Stage(name, 0.002, 0.002), Stage(name, 0.0, 0.0)])
+
+        def forward(self, x):
+            x = self.stem(x)
+            for b in self.blocks:
+                x = b(x)
+            return x
+
+    real, packed = Model('float', 0.004, 0.004), Model('packed', 0.012, 0.0)
+    st = tool.stage_times(real, packed, torch.zeros(1), rounds=3)
+    assert list(st) == ['stem', 'blocks.0', 'blocks.1']
+    f, cold, warm = st['stem']
+    assert 0.004 <= f < 0.010 and cold >= 0.012 and warm < 0.004
+    assert all(v >= 0.002 for v in st['blocks.0'])
