@@ -107,20 +107,38 @@ def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int =
     return out
 
 
-def bench_layer(c, o, k, s, hw, rounds, batch=1):
+def onednn_int8_layer(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, stride: int,
+                      padding: int) -> Callable[[], torch.Tensor]:
+    """oneDNN's int8 convolution of ``sign(x)`` and ``sign(w)`` (the op of
+    ``plugins/binary/int8_conv.py``), as an inference path would run it: weights packed once,
+    the input already uint8 channels-last, float32 output ``conv * scale`` (channels-last).
+    The input's conversion is not timed (the packed layer's time includes packing its float
+    input), so this favours the int8 op slightly."""
+    onednn = torch.ops.onednn
+    qx = (torch.where(x >= 0, 1.0, -1.0) + 1).to(torch.uint8).contiguous(
+        memory_format=torch.channels_last)
+    geo = [stride] * 2, [padding] * 2, [1, 1]
+    qw = onednn.qconv_prepack(torch.where(w >= 0, 1, -1).to(torch.int8), scale, 1.0, 1, *geo, 1,
+                              list(qx.shape))
+    zero = torch.zeros(w.shape[0], dtype=torch.int64)
+    return lambda: onednn.qconv2d_pointwise(qx, 1.0, 1, qw, scale, zero, None, *geo, 1, 1.0, 0,
+                                            torch.float32, 'none', [], '')
+
+
+def bench_layer(c, o, k, s, hw, rounds, batch=1, int8=False):
     torch.manual_seed(0)
     x = torch.randn(batch, c, hw, hw)
     w = torch.randn(o, c, k, k)
+    scale = torch.rand(o)
     packed = PackedBinaryConv2d.from_signs(torch.sign(w),
-                                           scale=torch.rand(o),
+                                           scale=scale,
                                            stride=s,
                                            padding=k // 2).eval()
     packed(x)  # builds the kernel layout once
-    return interleaved(
-        {
-            'float': lambda: F.conv2d(x, w, None, s, k // 2),
-            'packed': lambda: packed(x)
-        }, rounds, label=f'{c}->{o} {k}x{k} @{hw} b{batch}')
+    fns = {'float': lambda: F.conv2d(x, w, None, s, k // 2), 'packed': lambda: packed(x)}
+    if int8:
+        fns['int8'] = onednn_int8_layer(x, w, scale, s, k // 2)
+    return interleaved(fns, rounds, label=f'{c}->{o} {k}x{k} @{hw} b{batch}')
 
 
 def hourglass(binary: bool, channels: int, depth: int, stacks: int,
@@ -344,6 +362,9 @@ def main(argv=None) -> None:
     p.add_argument('--batches', type=int, nargs='+', default=[1], help='batch sizes')
     p.add_argument('--profile', action='store_true',
                    help='per-layer-kind breakdown of the float and packed models')
+    p.add_argument('--int8', action='store_true',
+                   help='also time oneDNN\'s int8 convolution (AMX / VNNI) of the same signs '
+                   'in the layer table, for comparison (it is not the packed path)')
     p.add_argument('--stages', action='store_true',
                    help='per-stage (top-level child) wall time of the float model, and of the '
                    'packed model right after the float one and back to back')
@@ -370,17 +391,20 @@ def main(argv=None) -> None:
         layers = [row for row in layers if row[0] in QUICK_LAYERS]
     if args.layers:
         layers = [row for row in layers if any(t in row[0] for t in args.layers)]
+    int8 = ' | oneDNN int8 ms | int8 speed-up (wall)' if args.int8 else ''
     if layers:
         print('| case | batch | float conv ms | packed binary ms | speed-up (wall) | '
-              'speed-up (CPU time) |')
-        print('|---|---:|---:|---:|---:|---:|')
+              f'speed-up (CPU time){int8} |')
+        print('|---|---:|---:|---:|---:|---:|' + ('---:|---:|' if int8 else ''))
     for batch in args.batches if layers else []:
         for name, c, o, k, s, hw in layers:
-            t = bench_layer(c, o, k, s, hw, rounds, batch)
+            t = bench_layer(c, o, k, s, hw, rounds, batch, args.int8)
+            extra = (f' {t["int8"] * 1e3:.2f} | {t["float"] / t["int8"]:.1f}x |'
+                     if args.int8 else '')
             print(
                 f'| {name} | {batch} | {t["float"] * 1e3:.2f} | {t["packed"] * 1e3:.2f} | '
                 f'{t["float"] / t["packed"]:.1f}x | '
-                f'{t["float cpu"] / t["packed cpu"]:.1f}x |',
+                f'{t["float cpu"] / t["packed cpu"]:.1f}x |{extra}',
                 flush=True)
     if args.no_models:
         return

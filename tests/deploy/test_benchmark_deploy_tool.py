@@ -125,3 +125,23 @@ def test_stage_times_separate_the_float_model_the_cold_and_the_back_to_back_pack
     f, cold, warm = st['stem']
     assert 0.004 <= f < 0.010 and cold >= 0.012 and warm < 0.004
     assert all(v >= 0.002 for v in st['blocks.0'])
+
+
+def test_int8_comparison_computes_the_scaled_sign_convolution(deploy_tool):
+    """``--int8``: the oneDNN int8 column times the same convolution as the packed layer."""
+    import pytest
+    import torch
+    import torch.nn.functional as F
+
+    from plugins.binary.int8_conv import int8_conv_available
+    if not int8_conv_available():
+        pytest.skip('no exact oneDNN int8 convolution in this torch build')
+    tool = deploy_tool('benchmark_deploy')
+    torch.manual_seed(0)
+    x, w, scale = torch.randn(2, 16, 9, 9), torch.randn(8, 16, 3, 3), torch.rand(8)
+    y = tool.onednn_int8_layer(x, w, scale, 2, 1)()
+    sign = lambda t: torch.where(t >= 0, 1.0, -1.0)  # noqa: E731
+    ref = F.conv2d(sign(x), sign(w), None, 2, 1) * scale.view(-1, 1, 1)
+    assert torch.equal(y.contiguous(), ref)
+    t = tool.bench_layer(16, 8, 3, 1, 8, rounds=1, int8=True)
+    assert {'float', 'packed', 'int8'} <= set(t)
