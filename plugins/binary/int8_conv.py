@@ -44,7 +44,20 @@ def exact_sign_conv(xb: Tensor, wb: Tensor, alpha: Optional[Tensor], bias: Optio
                     stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int],
                     groups: int) -> Tensor:
     """``conv2d(xb, wb, None, ...) * alpha.view(-1, 1, 1) + bias.view(-1, 1, 1)`` through
-    oneDNN's int8 convolution (see the module docstring); ``alpha``/``bias`` may be None."""
+    oneDNN's int8 convolution (see the module docstring), bit for bit.
+
+    Args:
+        xb: (N, C, H, W) float32 CPU tensor of +-1 values.
+        wb: (O, C / groups, kh, kw) tensor of +-1 values.
+        alpha: (O, ) per-channel factor, or None (1).
+        bias: (O, ), or None.
+        stride, padding, dilation: pairs, as ``F.conv2d`` takes them (zero padding).
+        groups: as ``F.conv2d``.
+
+    Returns:
+        (N, O, H_out, W_out) float32, contiguous (a pooled buffer, see
+        :func:`~plugins.binary.train_ops.pooled_empty`).
+    """
     prepack, qconv = _ops()
     out_channels = wb.shape[0]
     # {-1, +1} -> {0, 2} as uint8, channels-last (oneDNN's layout): -1 is 255 as uint8, and
