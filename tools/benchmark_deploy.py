@@ -42,6 +42,8 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import plugins  # noqa: E402,F401
+from plugins.binary.int8_conv import (int8_conv, int8_conv_available,  # noqa: E402
+                                       pack_sign_weights, sign_to_uint8)
 from plugins.deploy import (
     PackedBinaryConv2d,
     best_isa,
@@ -109,20 +111,15 @@ def interleaved(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int =
 
 def onednn_int8_layer(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, stride: int,
                       padding: int) -> Callable[[], torch.Tensor]:
-    """oneDNN's int8 convolution of ``sign(x)`` and ``sign(w)`` (the op of
-    ``plugins/binary/int8_conv.py``), as an inference path would run it: weights packed once,
-    the input already uint8 channels-last, float32 output ``conv * scale`` (channels-last).
-    The input's conversion is not timed (the packed layer's time includes packing its float
-    input), so this favours the int8 op slightly."""
-    onednn = torch.ops.onednn
-    qx = (torch.where(x >= 0, 1.0, -1.0) + 1).to(torch.uint8).contiguous(
-        memory_format=torch.channels_last)
-    geo = [stride] * 2, [padding] * 2, [1, 1]
-    qw = onednn.qconv_prepack(torch.where(w >= 0, 1, -1).to(torch.int8), scale, 1.0, 1, *geo, 1,
-                              list(qx.shape))
-    zero = torch.zeros(w.shape[0], dtype=torch.int64)
-    return lambda: onednn.qconv2d_pointwise(qx, 1.0, 1, qw, scale, zero, None, *geo, 1, 1.0, 0,
-                                            torch.float32, 'none', [], '')
+    """oneDNN's int8 convolution of ``sign(x)`` and ``sign(w)`` (``plugins/binary/int8_conv.py``),
+    as an inference path would run it: weights packed once, the input already uint8
+    channels-last, float32 output ``conv * scale`` (channels-last). The input's conversion is
+    not timed (the packed layer's time includes packing its float input), so this favours the
+    int8 op slightly."""
+    qx = sign_to_uint8(torch.where(x >= 0, 1.0, -1.0))
+    geometry = ((stride, stride), (padding, padding), (1, 1), 1)
+    packed = pack_sign_weights(torch.where(w >= 0, 1.0, -1.0), scale, *geometry, qx.shape)
+    return lambda: int8_conv(qx, packed, scale, None, *geometry)
 
 
 def bench_layer(c, o, k, s, hw, rounds, batch=1, int8=False):
@@ -376,6 +373,9 @@ def main(argv=None) -> None:
                    'its 1x1 convs binary too, against the same float hourglass)')
     add_heap_argument(p, default='warm')
     args = p.parse_args(argv)
+    if args.int8 and not int8_conv_available():
+        p.error('--int8: this torch build has no exact oneDNN int8 convolution '
+                '(torch.ops.onednn.qconv2d_pointwise)')
     heap = use_heap(args.heap)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -40,6 +40,34 @@ def _ops():
         return None
 
 
+def sign_to_uint8(xb: Tensor) -> Tensor:
+    """{-1, +1} -> {0, 2} as uint8, channels-last (oneDNN's layout; the zero point 1 maps it
+    back): -1 is 255 as int8 bits, and uint8 addition wraps. (N, C, H, W) -> same shape."""
+    qx = torch.empty(xb.shape, dtype=torch.int8, memory_format=torch.channels_last)
+    return qx.copy_(xb).view(torch.uint8).add_(1)
+
+
+def pack_sign_weights(wb: Tensor, scale: Tensor, stride: Sequence[int], padding: Sequence[int],
+                      dilation: Sequence[int], groups: int, x_shape: Sequence[int]) -> Tensor:
+    """oneDNN's packed int8 weights of ``wb`` (+-1 values, (O, C / groups, kh, kw)) for inputs
+    of ``x_shape`` from :func:`sign_to_uint8`, with the per-channel ``scale`` (O, ) float32."""
+    prepack, _ = _ops()
+    return prepack(wb.detach().to(torch.int8), scale, 1.0, 1, list(stride), list(padding),
+                   list(dilation), groups, list(x_shape))
+
+
+def int8_conv(qx: Tensor, packed: Tensor, scale: Tensor, bias: Optional[Tensor],
+              stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int],
+              groups: int) -> Tensor:
+    """``conv2d(qx - 1, wb) * scale (+ bias)`` in float32 from :func:`sign_to_uint8`'s ``qx``
+    and :func:`pack_sign_weights`'s ``packed``; (N, O, H_out, W_out), channels-last."""
+    _, qconv = _ops()
+    zero = torch.zeros(scale.numel(), dtype=torch.int64)
+    return qconv(qx, 1.0, 1, packed, scale, zero,
+                 None if bias is None else bias.detach().to(torch.float32), list(stride),
+                 list(padding), list(dilation), groups, 1.0, 0, torch.float32, 'none', [], '')
+
+
 def exact_sign_conv(xb: Tensor, wb: Tensor, alpha: Optional[Tensor], bias: Optional[Tensor],
                     stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int],
                     groups: int) -> Tensor:
@@ -58,23 +86,12 @@ def exact_sign_conv(xb: Tensor, wb: Tensor, alpha: Optional[Tensor], bias: Optio
         (N, O, H_out, W_out) float32, contiguous (a pooled buffer, see
         :func:`~plugins.binary.train_ops.pooled_empty`).
     """
-    prepack, qconv = _ops()
-    out_channels = wb.shape[0]
-    # {-1, +1} -> {0, 2} as uint8, channels-last (oneDNN's layout): -1 is 255 as uint8, and
-    # uint8 addition wraps
-    qx = torch.empty(xb.shape, dtype=torch.int8, memory_format=torch.channels_last)
-    qx = qx.copy_(xb).view(torch.uint8).add_(1)
-    scale = (torch.ones(out_channels) if alpha is None
+    qx = sign_to_uint8(xb)
+    scale = (torch.ones(wb.shape[0]) if alpha is None
              else alpha.detach().to(torch.float32).contiguous())
-    stride, padding, dilation = list(stride), list(padding), list(dilation)
-    packed = prepack(wb.detach().to(torch.int8), scale, 1.0, 1, stride, padding, dilation,
-                     groups, list(qx.shape))
-    zero = torch.zeros(out_channels, dtype=torch.int64)
-    y = qconv(qx, 1.0, 1, packed, scale, zero,
-              None if bias is None else bias.detach().to(torch.float32), stride, padding,
-              dilation, groups, 1.0, 0, torch.float32, 'none', [], '')
-    out = pooled_empty(y.shape)
-    return out.copy_(y)
+    geometry = (stride, padding, dilation, groups)
+    y = int8_conv(qx, pack_sign_weights(wb, scale, *geometry, qx.shape), scale, bias, *geometry)
+    return pooled_empty(y.shape).copy_(y)
 
 
 def _probe() -> bool:

@@ -145,3 +145,12 @@ def test_int8_comparison_computes_the_scaled_sign_convolution(deploy_tool):
     assert torch.equal(y.contiguous(), ref)
     t = tool.bench_layer(16, 8, 3, 1, 8, rounds=1, int8=True)
     assert {'float', 'packed', 'int8'} <= set(t)
+
+
+def test_int8_flag_without_the_op_is_one_clear_error(deploy_tool, monkeypatch, capsys):
+    import pytest
+    tool = deploy_tool('benchmark_deploy')
+    monkeypatch.setattr(tool, 'int8_conv_available', lambda: False)
+    with pytest.raises(SystemExit):
+        tool.main(['--int8', '--no-models', '--quick'])
+    assert 'no exact oneDNN int8 convolution' in capsys.readouterr().err

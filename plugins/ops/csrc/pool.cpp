@@ -20,9 +20,9 @@
 //     addition per output element, skip's value first (exact by construction).
 //   * ops_add3 = (x + a) + b, the stacked hourglass's merge `x + f + h` as torch evaluates it
 //     (left to right, each sum rounded to float), in one pass instead of two.
-// All but the average pool have AVX2 paths (8 outputs per step, the same comparisons and additions, so the
-// same bits), chosen at run time (__builtin_cpu_supports; no -march), and portable loops for
-// other CPUs, for the ends of rows and for tests (ops_set_vector(0)).
+// All but the average pool have AVX2 paths (8 outputs per step, the same comparisons and
+// additions, so the same bits), chosen at run time (__builtin_cpu_supports; no -march), and
+// portable loops for other CPUs, for the ends of rows and for tests (ops_set_vector(0)).
 #include <omp.h>
 
 #include <algorithm>
@@ -65,7 +65,8 @@ float window_max(const float* xp, int W, int h0, int h1, int w0, int w1) {
 
 #if OPS_X86
 __attribute__((target("avx2"), always_inline)) inline __m256 take8(__m256 m, __m256 v) {
-    const __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    const __m256 t =
+        _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
     return _mm256_blendv_ps(m, v, t);
 }
 
