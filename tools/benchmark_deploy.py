@@ -344,6 +344,50 @@ def stage_times(real: nn.Module, packed: nn.Module, x: torch.Tensor,
             for n, _ in stages(packed)}
 
 
+def context_times(real: nn.Module, packed: nn.Module, x: torch.Tensor, rounds: int,
+                  busy_s: float = 0.015) -> Dict[str, float]:
+    """Median wall seconds of one packed forward right after each kind of other work, in a
+    shuffled order per round: the float model's forward (the default column), ``busy_s`` of
+    in-cache float matmuls (AVX-512 FMA on this machine), a 64 MB memory pass, ``busy_s`` of
+    sleep, ``busy_s`` of int32 xor over 4 MB, and the packed model itself (back to back).
+    What separates the default column from the back-to-back one: whether the penalty follows
+    the float model only or any other work."""
+    import random
+    a, b = torch.randn(256, 256), torch.randn(256, 256)
+    big = torch.zeros(16 << 20)
+    words = torch.zeros(1 << 20, dtype=torch.int32)
+
+    def busy(fn):
+        def run():
+            t = time.perf_counter()
+            while time.perf_counter() - t < busy_s:
+                fn()
+        return run
+
+    before = {
+        'the float model': lambda: real(x),
+        'in-cache float matmuls': busy(lambda: torch.mm(a, b)),
+        'a 64 MB memory pass': lambda: big.add_(1.0),
+        'a sleep': lambda: time.sleep(busy_s),
+        'int32 xor over 4 MB': busy(lambda: words.bitwise_xor_(7)),
+        'the packed model (back to back)': lambda: packed(x),
+    }
+    times: Dict[str, List[float]] = {k: [] for k in before}
+    with torch.no_grad():
+        for _ in range(2):
+            real(x)
+            packed(x)
+        for r in range(rounds):
+            order = list(before)
+            random.Random(r).shuffle(order)
+            for k in order:
+                before[k]()
+                t = time.perf_counter()
+                packed(x)
+                times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--quick', action='store_true', help='few shapes, few rounds, small models')
@@ -365,6 +409,9 @@ def main(argv=None) -> None:
     p.add_argument('--stages', action='store_true',
                    help='per-stage (top-level child) wall time of the float model, and of the '
                    'packed model right after the float one and back to back')
+    p.add_argument('--contexts', action='store_true',
+                   help='packed forward time right after different kinds of other work (the '
+                   'float model, float matmuls, a memory pass, a sleep, integer work, itself)')
     p.add_argument('--layers', nargs='+', default=None, metavar='TEXT',
                    help='only the layer cases whose name contains one of these (e.g. "256->256")')
     p.add_argument('--models', nargs='+', default=['hourglass', 'resnet18'],
@@ -459,6 +506,14 @@ def main(argv=None) -> None:
             tot = [sum(v[i] for v in st.values()) for i in range(3)]
             print(f'| sum | {tot[0] * 1e3:.3f} | {tot[1] * 1e3:.3f} | {tot[2] * 1e3:.3f} | '
                   f'{tot[0] / tot[2]:.1f}x |', flush=True)
+    if args.contexts:
+        for name, real, binary, shape in models:
+            ct = context_times(real, export_binary(binary), torch.randn(1, *shape),
+                               max(10, rounds))
+            print(f'\npacked forward after other work, {name}, batch 1 (wall ms, medians)')
+            print('| right after | packed ms |\n|---|---:|')
+            for k, v in ct.items():
+                print(f'| {k} | {v * 1e3:.3f} |', flush=True)
     if args.profile:
         for name, real, binary, shape in models:
             x = torch.randn(1, *shape)

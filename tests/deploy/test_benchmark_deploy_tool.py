@@ -154,3 +154,34 @@ def test_int8_flag_without_the_op_is_one_clear_error(deploy_tool, monkeypatch, c
     with pytest.raises(SystemExit):
         tool.main(['--int8', '--no-models', '--quick'])
     assert 'no exact oneDNN int8 convolution' in capsys.readouterr().err
+
+
+def test_context_times_follow_each_kind_of_work(deploy_tool):
+    """``--contexts``: a packed model that is slow unless it ran last shows it after every other
+    kind of work and not back to back."""
+    import torch
+    from torch import nn
+    tool = deploy_tool('benchmark_deploy')
+    last = {'model': None}
+
+    class Model(nn.Module):
+        def __init__(self, name, cold):
+            super().__init__()
+            self.name, self.cold = name, cold
+
+        def forward(self, x):
+            time.sleep(self.cold if last['model'] != self.name else 0.0)
+            last['model'] = self.name
+            return x
+
+    real, packed = Model('float', 0.0), Model('packed', 0.01)
+
+    def other(fn):  # any work that is not the packed model resets ``last``
+        def run(*args):
+            last['model'] = None
+            return fn(*args)
+        return run
+
+    ct = tool.context_times(other(real), packed, torch.zeros(1), rounds=2, busy_s=0.001)
+    assert len(ct) == 6 and ct['the packed model (back to back)'] < 0.005
+    assert ct['the float model'] >= 0.01
