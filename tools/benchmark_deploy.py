@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import plugins  # noqa: E402,F401
 from plugins.binary.int8_conv import (int8_conv, int8_conv_available,  # noqa: E402
                                        pack_sign_weights, sign_to_uint8)
+from plugins.binary.quantizers import sign_bit  # noqa: E402
 from plugins.deploy import (
     PackedBinaryConv2d,
     best_isa,
@@ -116,9 +117,9 @@ def onednn_int8_layer(x: torch.Tensor, w: torch.Tensor, scale: torch.Tensor, str
     channels-last, float32 output ``conv * scale`` (channels-last). The input's conversion is
     not timed (the packed layer's time includes packing its float input), so this favours the
     int8 op slightly."""
-    qx = sign_to_uint8(torch.where(x >= 0, 1.0, -1.0))
+    qx = sign_to_uint8(sign_bit(x))
     geometry = ((stride, stride), (padding, padding), (1, 1), 1)
-    packed = pack_sign_weights(torch.where(w >= 0, 1.0, -1.0), scale, *geometry, qx.shape)
+    packed = pack_sign_weights(sign_bit(w), scale, *geometry, qx.shape)
     return lambda: int8_conv(qx, packed, scale, None, *geometry)
 
 
@@ -304,7 +305,7 @@ def stage_times(real: nn.Module, packed: nn.Module, x: torch.Tensor,
     times: Dict[str, List[List[float]]] = {}
     start: Dict[str, float] = {}
     handles = []
-    slot = [0]
+    column = [0]  # where the running forward's times go: 0 float, 1 packed cold, 2 back to back
 
     def stages(model: nn.Module):
         """Top-level children; those of a ModuleList / ModuleDict (never called itself)."""
@@ -314,25 +315,18 @@ def stage_times(real: nn.Module, packed: nn.Module, x: torch.Tensor,
             else:
                 yield name, child
 
-    def hooks(model: nn.Module, offset: int) -> None:
+    for model in (real, packed):
         for name, child in stages(model):
             times.setdefault(name, [[], [], []])
             handles.append(child.register_forward_pre_hook(
                 lambda *_, n=name: start.__setitem__(n, time.perf_counter())))
             handles.append(child.register_forward_hook(
-                lambda *_, n=name, o=offset: times[n][o + slot[0]].append(
-                    time.perf_counter() - start[n])))
-
-    hooks(real, 0)
-    hooks(packed, 1)
+                lambda *_, n=name: times[n][column[0]].append(time.perf_counter() - start[n])))
     try:
         with torch.no_grad():
             for r in range(rounds + 1):
-                slot[0] = 0
-                real(x)
-                packed(x)
-                slot[0] = 1
-                packed(x)
+                for column[0], model in enumerate((real, packed, packed)):
+                    model(x)
                 if r == 0:  # warm-up round
                     for v in times.values():
                         for col in v:
